@@ -1,0 +1,38 @@
+# mvit_add_gtest(<name> SOURCES <cpp>... [CUDA_SOURCES <cu>...] [LIBS <lib>...] LABELS <label>...
+#                [ORDERS forward reverse random])
+#
+# One GoogleTest executable; every test case becomes a ctest test carrying LABELS. In the emulated
+# build each case is registered once per thread order in ORDERS (default: forward and reverse), as
+# "<order>/<Suite>.<Case>", with MVIT_EMU_THREAD_ORDER set accordingly, so every kernel test runs
+# under at least two schedules. Cases whose name contains "Full" are slow: they get the extra label
+# `full`, and CI leaves them out (ctest -LE full).
+function(mvit_add_gtest name)
+  cmake_parse_arguments(T "" "" "SOURCES;CUDA_SOURCES;LIBS;LABELS;ORDERS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  if(T_CUDA_SOURCES)
+    mvit_cuda_sources(${name} PRIVATE ${T_CUDA_SOURCES})
+  endif()
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest_main)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  if(MVIT_EMULATED)
+    set_target_properties(${name} PROPERTIES ENABLE_EXPORTS ON)
+  endif()
+  if(NOT T_ORDERS)
+    set(T_ORDERS forward reverse)
+  endif()
+  if(NOT MVIT_EMULATED)
+    set(T_ORDERS forward)
+  endif()
+  foreach(order IN LISTS T_ORDERS)
+    set(prefix "")
+    if(MVIT_EMULATED)
+      set(prefix "${order}/")
+    endif()
+    gtest_discover_tests(${name} TEST_PREFIX "${prefix}" TEST_FILTER "-*Full*"
+      DISCOVERY_TIMEOUT 120
+      PROPERTIES LABELS "${T_LABELS}" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}")
+    gtest_discover_tests(${name} TEST_PREFIX "${prefix}" TEST_FILTER "*Full*"
+      DISCOVERY_TIMEOUT 120
+      PROPERTIES LABELS "${T_LABELS};full" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}")
+  endforeach()
+endfunction()

@@ -1,0 +1,289 @@
+// Device-side names of the portable subset, implemented for the emulator: the built-in variables,
+// block and warp synchronization, warp shuffles and votes, atomics, and the math intrinsics.
+// Included by emulator/prelude.h; kernels never include it themselves.
+//
+// Barriers and warp intrinsics take the caller's source location as hidden default arguments
+// (__builtin_FILE / __builtin_LINE), so an error names the exact call in the kernel.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace mvit {
+namespace emu {
+
+// What the scheduler publishes for the emulated thread that runs now on this OS thread. Fibers
+// never migrate between OS threads, so thread-local pointers stay right across switches.
+struct ThreadInfo {
+  uint3 thread_idx;
+  unsigned linear;  // x + y*Dx + z*Dx*Dy
+  unsigned lane;    // linear % 32
+  unsigned warp;    // linear / 32
+};
+struct BlockInfo {
+  uint3 block_idx;
+  dim3 block_dim;
+  dim3 grid_dim;
+};
+extern __thread ThreadInfo* t_thread;
+extern __thread const BlockInfo* t_block;
+
+enum class BarrierKind : int { kSync, kCount, kAnd, kOr };
+// Block-wide barrier (__syncthreads and its _count/_and/_or forms). Returns the reduction.
+int block_barrier(BarrierKind kind, int predicate, const char* file, int line);
+
+enum class WarpOp : int { kSyncwarp, kShfl, kShflUp, kShflDown, kShflXor, kBallot, kAny, kAll,
+                          kGather };
+const char* to_string(WarpOp op);
+
+// One warp-synchronous collective: all lanes named in `mask` must reach a collective with the same
+// mask and op; the caller must be in the mask and every lane in it must exist and not have exited.
+// Returns this lane's result: the shuffled value's bits, or the vote's result.
+uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int param, int width,
+                         const char* file, int line);
+// After a kGather collective: the 32 values the lanes published (entries of lanes outside the mask
+// are 0). Valid until this lane's next collective.
+const uint64_t* gathered_values();
+
+// Reports a violation of the execution model from kernel code and aborts the launch.
+[[noreturn]] void device_fault(const char* what, const char* file, int line);
+
+template <class T>
+inline uint64_t to_bits(const T& v) {
+  static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value,
+                "warp shuffles take 2-, 4- or 8-byte trivially copyable values");
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  return bits;
+}
+template <class T>
+inline T from_bits(uint64_t bits) {
+  T v;
+  std::memcpy(&v, &bits, sizeof(T));
+  return v;
+}
+
+}  // namespace emu
+}  // namespace mvit
+
+#define threadIdx (::mvit::emu::t_thread->thread_idx)
+#define blockIdx (::mvit::emu::t_block->block_idx)
+#define blockDim (::mvit::emu::t_block->block_dim)
+#define gridDim (::mvit::emu::t_block->grid_dim)
+constexpr int warpSize = 32;
+
+// ---- block synchronization -------------------------------------------------------------------
+inline void __syncthreads(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  ::mvit::emu::block_barrier(::mvit::emu::BarrierKind::kSync, 0, file, line);
+}
+inline int __syncthreads_count(int pred, const char* file = __builtin_FILE(),
+                               int line = __builtin_LINE()) {
+  return ::mvit::emu::block_barrier(::mvit::emu::BarrierKind::kCount, pred != 0, file, line);
+}
+inline int __syncthreads_and(int pred, const char* file = __builtin_FILE(),
+                             int line = __builtin_LINE()) {
+  return ::mvit::emu::block_barrier(::mvit::emu::BarrierKind::kAnd, pred != 0, file, line);
+}
+inline int __syncthreads_or(int pred, const char* file = __builtin_FILE(),
+                            int line = __builtin_LINE()) {
+  return ::mvit::emu::block_barrier(::mvit::emu::BarrierKind::kOr, pred != 0, file, line);
+}
+
+// ---- warp synchronization, shuffles, votes -----------------------------------------------------
+inline void __syncwarp(unsigned mask = 0xffffffffu, const char* file = __builtin_FILE(),
+                       int line = __builtin_LINE()) {
+  ::mvit::emu::warp_collective(::mvit::emu::WarpOp::kSyncwarp, mask, 0, 0, 32, file, line);
+}
+template <class T>
+inline T __shfl_sync(unsigned mask, T var, int src_lane, int width = 32,
+                     const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  return ::mvit::emu::from_bits<T>(::mvit::emu::warp_collective(
+      ::mvit::emu::WarpOp::kShfl, mask, ::mvit::emu::to_bits(var), src_lane, width, file, line));
+}
+template <class T>
+inline T __shfl_up_sync(unsigned mask, T var, unsigned delta, int width = 32,
+                        const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  return ::mvit::emu::from_bits<T>(
+      ::mvit::emu::warp_collective(::mvit::emu::WarpOp::kShflUp, mask, ::mvit::emu::to_bits(var),
+                                   static_cast<int>(delta), width, file, line));
+}
+template <class T>
+inline T __shfl_down_sync(unsigned mask, T var, unsigned delta, int width = 32,
+                          const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  return ::mvit::emu::from_bits<T>(
+      ::mvit::emu::warp_collective(::mvit::emu::WarpOp::kShflDown, mask,
+                                   ::mvit::emu::to_bits(var), static_cast<int>(delta), width,
+                                   file, line));
+}
+template <class T>
+inline T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = 32,
+                         const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  return ::mvit::emu::from_bits<T>(::mvit::emu::warp_collective(
+      ::mvit::emu::WarpOp::kShflXor, mask, ::mvit::emu::to_bits(var), lane_mask, width, file,
+      line));
+}
+inline unsigned __ballot_sync(unsigned mask, int pred, const char* file = __builtin_FILE(),
+                              int line = __builtin_LINE()) {
+  return static_cast<unsigned>(::mvit::emu::warp_collective(::mvit::emu::WarpOp::kBallot, mask,
+                                                            pred != 0, 0, 32, file, line));
+}
+inline int __any_sync(unsigned mask, int pred, const char* file = __builtin_FILE(),
+                      int line = __builtin_LINE()) {
+  return static_cast<int>(::mvit::emu::warp_collective(::mvit::emu::WarpOp::kAny, mask, pred != 0,
+                                                       0, 32, file, line));
+}
+inline int __all_sync(unsigned mask, int pred, const char* file = __builtin_FILE(),
+                      int line = __builtin_LINE()) {
+  return static_cast<int>(::mvit::emu::warp_collective(::mvit::emu::WarpOp::kAll, mask, pred != 0,
+                                                       0, 32, file, line));
+}
+
+// ---- memory fences -----------------------------------------------------------------------------
+// A block's threads share one OS thread (fibers never preempt), so a block fence only has to stop
+// the compiler; blocks run on different OS threads, so device and system fences are real fences.
+inline void __threadfence_block() { std::atomic_signal_fence(std::memory_order_seq_cst); }
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline void __threadfence_system() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+
+// ---- atomics: real atomics, since blocks run in parallel on OS threads --------------------------
+#define MVIT_EMU_INT_ATOMICS_(T)                                                                 \
+  inline T atomicAdd(T* p, T v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }           \
+  inline T atomicSub(T* p, T v) { return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }           \
+  inline T atomicExch(T* p, T v) { return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }         \
+  inline T atomicAnd(T* p, T v) { return __atomic_fetch_and(p, v, __ATOMIC_RELAXED); }           \
+  inline T atomicOr(T* p, T v) { return __atomic_fetch_or(p, v, __ATOMIC_RELAXED); }             \
+  inline T atomicXor(T* p, T v) { return __atomic_fetch_xor(p, v, __ATOMIC_RELAXED); }           \
+  inline T atomicCAS(T* p, T compare, T v) {                                                     \
+    __atomic_compare_exchange_n(p, &compare, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);      \
+    return compare;                                                                              \
+  }                                                                                              \
+  inline T atomicMax(T* p, T v) {                                                                \
+    T old = __atomic_load_n(p, __ATOMIC_RELAXED);                                                \
+    while (old < v &&                                                                            \
+           !__atomic_compare_exchange_n(p, &old, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) { \
+    }                                                                                            \
+    return old;                                                                                  \
+  }                                                                                              \
+  inline T atomicMin(T* p, T v) {                                                                \
+    T old = __atomic_load_n(p, __ATOMIC_RELAXED);                                                \
+    while (v < old &&                                                                            \
+           !__atomic_compare_exchange_n(p, &old, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) { \
+    }                                                                                            \
+    return old;                                                                                  \
+  }
+MVIT_EMU_INT_ATOMICS_(int)
+MVIT_EMU_INT_ATOMICS_(unsigned int)
+MVIT_EMU_INT_ATOMICS_(unsigned long long int)
+#undef MVIT_EMU_INT_ATOMICS_
+
+namespace mvit {
+namespace emu {
+// Floating-point read-modify-write through a compare-and-swap loop on the value's bits.
+template <class F, class Bits, class Op>
+inline F atomic_float_rmw(F* p, Op op) {
+  static_assert(sizeof(F) == sizeof(Bits), "bit width");
+  Bits* bp = reinterpret_cast<Bits*>(p);
+  Bits old_bits = __atomic_load_n(bp, __ATOMIC_RELAXED);
+  for (;;) {
+    F old_value;
+    std::memcpy(&old_value, &old_bits, sizeof(F));
+    const F new_value = op(old_value);
+    Bits new_bits;
+    std::memcpy(&new_bits, &new_value, sizeof(F));
+    if (__atomic_compare_exchange_n(bp, &old_bits, new_bits, true, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED)) {
+      return old_value;
+    }
+  }
+}
+}  // namespace emu
+}  // namespace mvit
+
+inline float atomicAdd(float* p, float v) {
+  return ::mvit::emu::atomic_float_rmw<float, uint32_t>(p, [v](float x) { return x + v; });
+}
+inline double atomicAdd(double* p, double v) {
+  return ::mvit::emu::atomic_float_rmw<double, uint64_t>(p, [v](double x) { return x + v; });
+}
+inline float atomicExch(float* p, float v) {
+  return ::mvit::emu::atomic_float_rmw<float, uint32_t>(p, [v](float) { return v; });
+}
+// The GPU's float atomicMax/Min do not exist in CUDA; these are the integer ones above.
+
+// ---- loads and bit manipulation ----------------------------------------------------------------
+template <class T>
+inline T __ldg(const T* p) {
+  return *p;
+}
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
+inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
+inline int __ffs(int x) { return __builtin_ffs(x); }
+inline unsigned __brev(unsigned x) {
+  x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
+  x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
+  x = ((x >> 4) & 0x0F0F0F0Fu) | ((x & 0x0F0F0F0Fu) << 4);
+  x = ((x >> 8) & 0x00FF00FFu) | ((x & 0x00FF00FFu) << 8);
+  return (x >> 16) | (x << 16);
+}
+
+// ---- math ----------------------------------------------------------------------------------------
+// CUDA's host/device overloads of min/max and the float math library. The fast intrinsics
+// (__expf, __fdividef...) are computed exactly here; on a GPU they are approximations, which is
+// one reason results are compared with a tolerance (the emulator cannot reproduce GPU rounding).
+using std::abs;
+using std::ceil;
+using std::exp;
+using std::floor;
+using std::fmax;
+using std::fmin;
+using std::log;
+using std::sqrt;
+using ::ceilf;
+using ::erff;
+using ::exp2f;
+using ::expf;
+using ::fabsf;
+using ::floorf;
+using ::fmaf;
+using ::fmaxf;
+using ::fminf;
+using ::log2f;
+using ::logf;
+using ::powf;
+using ::roundf;
+using ::sqrtf;
+using ::tanhf;
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+inline float min(float a, float b) { return std::fmin(a, b); }
+inline float max(float a, float b) { return std::fmax(a, b); }
+inline double min(double a, double b) { return std::fmin(a, b); }
+inline double max(double a, double b) { return std::fmax(a, b); }
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+inline float __expf(float x) { return std::exp(x); }
+inline float __logf(float x) { return std::log(x); }
+inline float __powf(float x, float y) { return std::pow(x, y); }
+inline float __fdividef(float x, float y) { return x / y; }
+inline float __frcp_rn(float x) { return 1.0f / x; }
+inline float __fsqrt_rn(float x) { return std::sqrt(x); }
+inline float __saturatef(float x) { return x != x ? 0.0f : std::fmin(std::fmax(x, 0.0f), 1.0f); }
+inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __int_as_float(int x) { return ::mvit::emu::from_bits<float>(static_cast<uint32_t>(x)); }
+inline int __float_as_int(float x) { return static_cast<int>(::mvit::emu::to_bits(x)); }
+inline float __uint_as_float(unsigned x) { return ::mvit::emu::from_bits<float>(x); }
+inline unsigned __float_as_uint(float x) { return static_cast<unsigned>(::mvit::emu::to_bits(x)); }

@@ -1,0 +1,48 @@
+// Internal interface between the emulated CUDA runtime and the emulated libraries (cuBLAS, cuDNN):
+// how a library call becomes an operation on a stream, and how it validates device pointers.
+// Not for kernel code or the project's runtime.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace mvit {
+namespace emu {
+
+// Thrown by a stream operation that faults while executing (on a GPU: an asynchronous error such as
+// an illegal address). The stream worker turns it into the device's sticky error, whose detail
+// error_detail() returns.
+class DeviceFault : public std::runtime_error {
+ public:
+  DeviceFault(cudaError_t status, const std::string& detail)
+      : std::runtime_error(detail), status_(status) {}
+  cudaError_t status() const { return status_; }
+
+ private:
+  cudaError_t status_;
+};
+
+// Puts `op` on `stream` (0 = the legacy default stream) after everything already queued there; it
+// runs later on the stream's worker thread. While the stream is being captured, `op` is recorded
+// into the graph instead. `api` names the call for error messages. Returns cudaSuccess, the sticky
+// error, or a capture error (e.g. cudaErrorStreamCaptureImplicit for the legacy stream while
+// another stream captures).
+cudaError_t enqueue(cudaStream_t stream, std::function<void()> op, const char* api);
+
+// True when [ptr, ptr + bytes) lies inside one live allocation from cudaMalloc.
+bool is_device_range(const void* ptr, size_t bytes);
+
+// Throws DeviceFault(cudaErrorIllegalAddress, "<api>: <what> [ptr, ptr+bytes) is not inside a
+// device allocation") unless is_device_range(ptr, bytes). Use inside stream operations.
+void require_device_range(const void* ptr, size_t bytes, const char* api, const char* what);
+
+// Records the detail text of a non-sticky error the calling API is about to return (shown by
+// error_detail()).
+void set_error_detail(cudaError_t status, const std::string& detail);
+
+}  // namespace emu
+}  // namespace mvit

@@ -1,0 +1,57 @@
+// The emulator's own controls: what a test or a tool may set beyond the CUDA API.
+// Host-only C++; available in the emulated build only (MVIT_EMULATED is defined there).
+//
+// Environment variables read once at start-up (each also has a setter below):
+//   MVIT_EMU_THREAD_ORDER  forward | reverse | random   order in which a block's threads run
+//   MVIT_EMU_SEED          seed of the random order (default 1)
+//   MVIT_EMU_WORKERS       OS threads executing blocks (default: all cores)
+//   MVIT_EMU_CC            compute capability the emulated device reports, "9.0" by default
+//   MVIT_EMU_STREAM_DELAY_US  each stream waits this long before every operation (default 0);
+//                          makes a missing synchronization visible deterministically
+#pragma once
+
+#include <driver_types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace mvit {
+namespace emu {
+
+enum class ThreadOrder { kForward, kReverse, kRandom };
+
+const char* to_string(ThreadOrder order);
+
+struct Config {
+  ThreadOrder order = ThreadOrder::kForward;
+  uint64_t seed = 1;
+  int workers = 0;  // resolved to >= 1 at start-up
+  int cc_major = 9;
+  int cc_minor = 0;
+  int stream_delay_us = 0;
+};
+
+Config config();
+void set_thread_order(ThreadOrder order, uint64_t seed = 1);
+void set_compute_capability(int major, int minor);
+void set_stream_delay_us(int microseconds);
+
+// The emulator's description of the error `status` most recently reported by the runtime (the
+// kernel, block, thread and source line of a fault; the violated limit of a bad launch), or "" if
+// it has none for that status.
+std::string error_detail(cudaError_t status);
+
+// RAII: sets the thread order for a scope and restores the previous one.
+class ScopedThreadOrder {
+ public:
+  explicit ScopedThreadOrder(ThreadOrder order, uint64_t seed = 1);
+  ~ScopedThreadOrder();
+  ScopedThreadOrder(const ScopedThreadOrder&) = delete;
+  ScopedThreadOrder& operator=(const ScopedThreadOrder&) = delete;
+
+ private:
+  Config saved_;
+};
+
+}  // namespace emu
+}  // namespace mvit

@@ -1,0 +1,59 @@
+// Checks for CUDA runtime and cuBLAS status codes; each throws mvit::Error naming the expression,
+// the file and line, and the library's own description of the status. In the emulated build the
+// message also carries the emulator's detail (kernel, block, thread, source line of the fault).
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <string>
+
+#include "kernels/common/error.h"
+
+namespace mvit {
+namespace detail {
+
+// "cudaErrorInvalidValue (invalid argument)" plus, in the emulated build, the emulator's detail.
+std::string cuda_error_text(cudaError_t status);
+std::string cublas_error_text(cublasStatus_t status);
+
+[[noreturn]] void throw_cuda_error(cudaError_t status, const char* expr, const char* file, int line);
+[[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* expr, const char* file,
+                                     int line);
+
+// The launch check that follows every kernel launch (mvit::launch calls it): reports a launch error
+// naming the kernel; when the environment sets MVIT_SYNC_LAUNCHES=1 it also synchronizes the stream
+// (unless it is being captured) so that a fault during execution names the kernel that caused it.
+void check_launch(const void* kernel, cudaStream_t stream, const char* file, int line);
+
+// The kernel's name as the runtime knows it (demangled), for messages.
+std::string kernel_name(const void* kernel);
+
+}  // namespace detail
+}  // namespace mvit
+
+#define MVIT_CUDA_CHECK(expr)                                                         \
+  do {                                                                                \
+    const cudaError_t mvit_status_ = (expr);                                          \
+    if (mvit_status_ != cudaSuccess) {                                                \
+      ::mvit::detail::throw_cuda_error(mvit_status_, #expr, __FILE__, __LINE__);      \
+    }                                                                                 \
+  } while (0)
+
+#define MVIT_CUBLAS_CHECK(expr)                                                       \
+  do {                                                                                \
+    const cublasStatus_t mvit_status_ = (expr);                                       \
+    if (mvit_status_ != CUBLAS_STATUS_SUCCESS) {                                      \
+      ::mvit::detail::throw_cublas_error(mvit_status_, #expr, __FILE__, __LINE__);    \
+    }                                                                                 \
+  } while (0)
+
+// Log-only variant for destructors: never throws.
+#define MVIT_CUDA_CHECK_LOG(expr)                                                              \
+  do {                                                                                         \
+    const cudaError_t mvit_status_ = (expr);                                                   \
+    if (mvit_status_ != cudaSuccess) {                                                         \
+      ::mvit::detail::log_error(#expr, __FILE__, __LINE__,                                     \
+                                ::mvit::detail::cuda_error_text(mvit_status_));                \
+    }                                                                                          \
+  } while (0)

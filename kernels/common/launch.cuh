@@ -1,0 +1,63 @@
+// The portable kernel-authoring API: the only way kernel code launches kernels and declares shared
+// memory, so that the same .cu compiles with nvcc for GPUs and with g++ against emulator/.
+//
+//   mvit::launch(kernel, grid, block, dynamic_smem_bytes, stream, args...);
+//   MVIT_SHARED(float, tile, 32, 33);     // __shared__ float tile[32][33];
+//   MVIT_DYNAMIC_SHARED(float, row);      // extern __shared__ float row[];  (launch's smem bytes)
+//
+// mvit::launch follows every launch with the project's launch check (cuda_check.h), which throws
+// mvit::Error naming the kernel. See shared/DESIGN.md section 6 for the rest of the portable subset.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <utility>
+
+#include "kernels/common/cuda_check.h"
+
+#define MVIT_DIMS_1_(a) [a]
+#define MVIT_DIMS_2_(a, b) [a][b]
+#define MVIT_DIMS_3_(a, b, c) [a][b][c]
+#define MVIT_DIMS_PICK_(_1, _2, _3, name, ...) name
+// MVIT_DIMS(32, 33) -> [32][33]; one to three dimensions.
+#define MVIT_DIMS(...) \
+  MVIT_DIMS_PICK_(__VA_ARGS__, MVIT_DIMS_3_, MVIT_DIMS_2_, MVIT_DIMS_1_, unused)(__VA_ARGS__)
+
+#if defined(__CUDACC__)
+
+#define MVIT_SHARED(T, name, ...) __shared__ T name MVIT_DIMS(__VA_ARGS__)
+#define MVIT_DYNAMIC_SHARED(T, name)                                  \
+  extern __shared__ __align__(16) unsigned char mvit_dynamic_smem_[]; \
+  T* name = reinterpret_cast<T*>(mvit_dynamic_smem_)
+
+namespace mvit {
+template <class... Params, class... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_smem_bytes,
+            cudaStream_t stream, Args&&... args) {
+  kernel<<<grid, block, dynamic_smem_bytes, stream>>>(std::forward<Args>(args)...);
+  detail::check_launch(reinterpret_cast<const void*>(kernel), stream, __FILE__, __LINE__);
+}
+}  // namespace mvit
+
+#else  // the emulated build: emulator/prelude.h is force-included
+
+#include "mvit_emu/launch.h"
+
+#define MVIT_SHARED(T, name, ...)                                                         \
+  using name##_mvit_shared_t_ = T MVIT_DIMS(__VA_ARGS__);                                 \
+  static const int name##_mvit_site_ = ::mvit::emu::register_shared_site(                 \
+      #name, __FILE__, __LINE__, sizeof(name##_mvit_shared_t_));                          \
+  name##_mvit_shared_t_& name = *reinterpret_cast<name##_mvit_shared_t_*>(                \
+      ::mvit::emu::shared_storage(name##_mvit_site_))
+#define MVIT_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::mvit::emu::dynamic_shared())
+
+namespace mvit {
+template <class... Params, class... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_smem_bytes,
+            cudaStream_t stream, Args&&... args) {
+  emu::launch(kernel, grid, block, dynamic_smem_bytes, stream, std::forward<Args>(args)...);
+  detail::check_launch(reinterpret_cast<const void*>(kernel), stream, __FILE__, __LINE__);
+}
+}  // namespace mvit
+
+#endif
