@@ -1,5 +1,6 @@
 #include "fiber.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -18,30 +19,54 @@ namespace emu {
 
 namespace {
 
-// Tell ASan which stack the next instructions run on. `save` keeps the leaving context's fake
-// stack (nullptr when the leaving fiber will never run again); finish() must follow the switch
-// (boostorg/context #65).
-inline void asan_start(void** save, const void* bottom, size_t size) {
-#if defined(MVIT_EMU_ASAN)
-  __sanitizer_start_switch_fiber(save, bottom, size);
-#else
-  (void)save, (void)bottom, (void)size;
-#endif
-}
-inline void asan_finish(void* save, const void** old_bottom, size_t* old_size) {
-#if defined(MVIT_EMU_ASAN)
-  __sanitizer_finish_switch_fiber(save, old_bottom, old_size);
-#else
-  (void)save, (void)old_bottom, (void)old_size;
-#endif
-}
-
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "mvit emulator: %s\n", what);
   std::abort();
 }
 
+inline void resumed(bctx::transfer_t t) { static_cast<FiberContext*>(t.data)->fctx = t.fctx; }
+
 }  // namespace
+
+namespace fiber_detail {
+__thread Fiber* t_entering = nullptr;
+
+void before_switch(FiberContext& from, const FiberContext& to) {
+#if defined(MVIT_EMU_ASAN)
+  __sanitizer_start_switch_fiber(&from.fake_stack, to.stack_bottom, to.stack_size);
+#else
+  (void)from, (void)to;
+#endif
+}
+
+void after_switch(FiberContext& from) {
+#if defined(MVIT_EMU_ASAN)
+  __sanitizer_finish_switch_fiber(from.fake_stack, nullptr, nullptr);
+#else
+  (void)from;
+#endif
+}
+}  // namespace fiber_detail
+
+FiberContext& thread_context() {
+  thread_local FiberContext ctx = [] {
+    FiberContext c;
+#if defined(MVIT_EMU_ASAN)
+    // ASan must be told this stack's bounds whenever a fiber switches back to it.
+    pthread_attr_t attr;
+    void* addr = nullptr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstack(&attr, &addr, &size);
+      pthread_attr_destroy(&attr);
+    }
+    c.stack_bottom = addr;
+    c.stack_size = size;
+#endif
+    return c;
+  }();
+  return ctx;
+}
 
 size_t Fiber::default_stack_bytes() {
 #if defined(MVIT_EMU_SANITIZE) || defined(__SANITIZE_ADDRESS__)
@@ -51,67 +76,60 @@ size_t Fiber::default_stack_bytes() {
 #endif
 }
 
-Fiber::Fiber(size_t stack_bytes) {
+Fiber::Fiber(size_t stack_bytes, unsigned color) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  stack_size_ = (stack_bytes + page - 1) / page * page;
-  stack_total_ = stack_size_ + page;
+  const size_t size = (stack_bytes + page - 1) / page * page;
+  stack_total_ = size + page;
   // MAP_NORESERVE: only touched pages are committed, so 1024 fibers cost little real memory.
   stack_base_ = mmap(nullptr, stack_total_, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (stack_base_ == MAP_FAILED) die("cannot map a fiber stack");
   // Guard page below the stack: an overflow faults instead of corrupting a neighbour.
   if (mprotect(stack_base_, page, PROT_NONE) != 0) die("cannot protect a fiber stack guard page");
-  stack_bottom_ = static_cast<char*>(stack_base_) + page;
-  ctx_ = bctx::make_fcontext(static_cast<char*>(stack_bottom_) + stack_size_, stack_size_,
-                             &Fiber::trampoline);
-  // First resume enters trampoline(), which parks in loop() waiting for a task.
+  ctx_.stack_bottom = static_cast<char*>(stack_base_) + page;
+  ctx_.stack_size = size;
+  // Stacks are page-aligned, so without an offset the hot top frames of every fiber would map to
+  // the same L1 cache sets; a different multiple of 64 bytes per fiber spreads them.
+  const size_t offset = (color * 64u * 7u) % page;
+  ctx_.fctx = bctx::make_fcontext(static_cast<char*>(stack_base_) + stack_total_ - offset,
+                                  size - offset, &Fiber::trampoline);
 }
 
 Fiber::~Fiber() {
-  if (ctx_ != nullptr && !exiting_) {
-    // Let the fiber leave its loop so ASan forgets its fake stack, then release the stack.
-    exiting_ = true;
-    resume();
-  }
+  // Let the fiber leave its loop so that ASan forgets its fake stack, then release the stack.
+  exiting_ = true;
+  switch_to_fiber(thread_context(), *this);
   munmap(stack_base_, stack_total_);
 }
 
 void Fiber::trampoline(bctx::transfer_t t) {
-  Fiber* self = static_cast<Fiber*>(t.data);
-  self->caller_ctx_ = t.fctx;
-  asan_finish(nullptr, &self->caller_stack_bottom_, &self->caller_stack_size_);
+  Fiber* self = fiber_detail::t_entering;
+  resumed(t);
+#if defined(MVIT_EMU_ASAN)
+  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
   self->loop();
 }
 
 void Fiber::loop() {
   for (;;) {
     if (exiting_) break;
-    if (task_ != nullptr) {
-      task_(arg_);
-      task_ = nullptr;
+    if (task_ == nullptr) die("a fiber was entered without a task");
+    task_(arg_);
+    task_ = nullptr;
+    if (Fiber* next = leave_(*this)) {
+      switch_to_fiber(ctx_, *next);
+    } else {
+      switch_context(ctx_, thread_context());
     }
-    finished_ = true;
-    yield();
   }
   // Final switch: this fiber never runs again, so ASan may drop its fake stack (save = nullptr).
-  asan_start(nullptr, caller_stack_bottom_, caller_stack_size_);
-  bctx::jump_fcontext(caller_ctx_, nullptr);
+  FiberContext& to = thread_context();
+#if defined(MVIT_EMU_ASAN)
+  __sanitizer_start_switch_fiber(nullptr, to.stack_bottom, to.stack_size);
+#endif
+  bctx::jump_fcontext(to.fctx, &ctx_);
   die("a finished fiber was resumed");
-}
-
-void Fiber::resume() {
-  void* fake = nullptr;
-  asan_start(&fake, stack_bottom_, stack_size_);
-  bctx::transfer_t t = bctx::jump_fcontext(ctx_, this);
-  asan_finish(fake, nullptr, nullptr);
-  ctx_ = t.fctx;
-}
-
-void Fiber::yield() {
-  asan_start(&fake_stack_, caller_stack_bottom_, caller_stack_size_);
-  bctx::transfer_t t = bctx::jump_fcontext(caller_ctx_, nullptr);
-  asan_finish(fake_stack_, &caller_stack_bottom_, &caller_stack_size_);
-  caller_ctx_ = t.fctx;
 }
 
 }  // namespace emu

@@ -42,23 +42,16 @@ enum class State : uint8_t { kReady, kBarrier, kWarp, kDone };
 
 struct Slot {
   ThreadInfo info;
-  State state = State::kReady;
   bool started = false;
   Fiber* fiber = nullptr;
   // Block barrier.
   const char* file = nullptr;
   int line = 0;
   BarrierKind kind = BarrierKind::kSync;
-  int pred = 0;
-  int barrier_result = 0;
   // Warp collective.
   WarpOp op = WarpOp::kSyncwarp;
   unsigned mask = 0;
-  uint64_t value = 0;
-  int param = 0;
   int width = 32;
-  uint64_t result = 0;
-  uint64_t gathered[32];
 };
 
 struct WarpGroup {
@@ -92,17 +85,33 @@ struct BlockRun {
   uint64_t serial = 0;
   unsigned n = 0;
   std::vector<Slot> slots;
+  // Per thread, dense and apart from the slots: the scheduler scans and updates these on every
+  // barrier, and 256 bytes stay in L1 where 256 slots would not.
+  std::vector<State> states;
+  // Per thread, dense: what each lane publishes to and receives from a warp collective.
+  std::vector<uint64_t> values, results;
+  std::vector<int> params;
+  int pred_count = 0;      // sum of the predicates of the threads waiting at the block barrier
+  int barrier_result = 0;  // what the last released barrier returns (read before the next one)
   std::vector<unsigned> order;
   std::vector<std::vector<WarpGroup>> groups;  // per warp: collectives in progress
   std::vector<unsigned> present;               // per warp: lanes that exist
   std::vector<unsigned> exited;                // per warp: lanes that have exited
   unsigned alive = 0;
   unsigned at_barrier = 0;
+  size_t pos = 0;  // position in `order` of the running thread during a pass
   const Slot* barrier_first = nullptr;
   bool aborting = false;
   size_t static_shared = 0;
   Slot* current = nullptr;
+  // kGather results, one row of 32 values per thread; kept apart from Slot so the slots that every
+  // barrier walks stay small.
+  std::vector<uint64_t> gathered;
 };
+
+// The block the current OS thread is running (a plain pointer: no thread_local guard on the hot
+// path of every barrier).
+__thread BlockRun* t_run = nullptr;
 
 void free_shared(unsigned char* p) { ::operator delete(p, std::align_val_t{16}); }
 
@@ -148,7 +157,7 @@ void record_error(BlockRun& b, const Slot* s, const std::string& what) {
 
 // From inside a fiber: report and unwind this thread.
 [[noreturn]] void fail(const std::string& what) {
-  BlockRun& b = worker().block;
+  BlockRun& b = *t_run;
   record_error(b, b.current, what);
   throw FiberAbort{};
 }
@@ -165,15 +174,34 @@ const char* barrier_name(BarrierKind k) {
   return "?";
 }
 
-// Back to the scheduler; on return, unwind if the launch was aborted meanwhile.
-void wait_in_scheduler(Slot& s) {
-  s.fiber->yield();
-  if (worker().block.aborting) throw FiberAbort{};
+Slot* next_ready(BlockRun& b);
+void enter(BlockRun& b, Slot& s);
+
+// The thread blocks: switch straight to the next ready thread of this pass (or back to the
+// scheduler at its end); on return, unwind if the launch was aborted meanwhile.
+inline __attribute__((always_inline)) void wait_in_scheduler(Slot& s) {
+  BlockRun& b = *t_run;
+  if (Slot* next = next_ready(b)) {
+    enter(b, *next);
+    switch_to_fiber(s.fiber->context(), *next->fiber);
+  } else {
+    switch_context(s.fiber->context(), thread_context());
+  }
+  if (t_run->aborting) throw FiberAbort{};
+}
+
+// Where a thread goes when its kernel body has returned.
+Fiber* leave_thread(Fiber&) {
+  BlockRun& b = *t_run;
+  Slot* next = next_ready(b);
+  if (next == nullptr) return nullptr;
+  enter(b, *next);
+  return next->fiber;
 }
 
 void thread_main(void* arg) {
   Slot& s = *static_cast<Slot*>(arg);
-  BlockRun& b = worker().block;
+  BlockRun& b = *t_run;
   try {
     b.grid->launch->run_thread();
   } catch (const FiberAbort&) {
@@ -182,7 +210,7 @@ void thread_main(void* arg) {
   } catch (...) {
     record_error(b, &s, "unknown exception thrown in kernel code");
   }
-  s.state = State::kDone;
+  b.states[s.info.linear] = State::kDone;
   --b.alive;
   b.exited[s.info.warp] |= 1u << s.info.lane;
   if (b.aborting) return;
@@ -222,11 +250,17 @@ void setup_block(Worker& w, GridRun& g, uint64_t linear) {
   b.n = l.block.x * l.block.y * l.block.z;
   const unsigned warps = (b.n + 31) / 32;
   b.slots.resize(b.n);
+  b.states.assign(b.n, State::kReady);
+  b.values.resize(b.n);
+  b.results.resize(b.n);
+  b.params.resize(b.n);
+  b.pred_count = 0;
   b.groups.assign(warps, {});
   b.present.assign(warps, 0);
   b.exited.assign(warps, 0);
   while (w.fibers.size() < b.n) {
-    w.fibers.push_back(std::make_unique<Fiber>(Fiber::default_stack_bytes()));
+    w.fibers.push_back(std::make_unique<Fiber>(Fiber::default_stack_bytes(),
+                                               static_cast<unsigned>(w.fibers.size())));
   }
   for (unsigned i = 0; i < b.n; ++i) {
     Slot& s = b.slots[i];
@@ -236,7 +270,6 @@ void setup_block(Worker& w, GridRun& g, uint64_t linear) {
     s.info.linear = i;
     s.info.lane = i % 32;
     s.info.warp = i / 32;
-    s.state = State::kReady;
     s.started = false;
     s.fiber = w.fibers[i].get();
     b.present[i / 32] |= 1u << (i % 32);
@@ -249,48 +282,87 @@ void setup_block(Worker& w, GridRun& g, uint64_t linear) {
   b.static_shared = 0;
 }
 
-void resume(BlockRun& b, Slot& s) {
+// Makes `s` the running thread (the caller then switches to its fiber).
+void enter(BlockRun& b, Slot& s) {
   if (!s.started) {
-    s.fiber->start(&thread_main, &s);
+    s.fiber->start(&thread_main, &s, &leave_thread);
     s.started = true;
   }
   t_thread = &s.info;
   b.current = &s;
-  s.fiber->resume();
+}
+
+// The next ready thread after the running one in this pass's order, or nullptr at the pass's end
+// (or when the launch is aborting).
+Slot* next_ready(BlockRun& b) {
+  if (b.aborting) return nullptr;
+  for (size_t p = b.pos + 1; p < b.order.size(); ++p) {
+    if (b.states[b.order[p]] == State::kReady) {
+      b.pos = p;
+      return &b.slots[b.order[p]];
+    }
+  }
+  b.pos = b.order.size();
+  return nullptr;
+}
+
+// Runs one pass: every ready thread in order, each until it blocks or exits. Returns whether any
+// thread ran.
+bool run_pass(BlockRun& b) {
+  b.pos = static_cast<size_t>(-1);
+  Slot* first = next_ready(b);
+  if (first == nullptr) return false;
+  enter(b, *first);
+  switch_to_fiber(thread_context(), *first->fiber);
   b.current = nullptr;
+  return true;
 }
 
 void release_barrier(BlockRun& b) {
-  int count = 0;
-  for (const Slot& s : b.slots) {
-    if (s.state == State::kBarrier) count += s.pred;
-  }
+  const int count = b.pred_count;
   int result = count;
   if (b.barrier_first->kind == BarrierKind::kAnd) result = count == static_cast<int>(b.at_barrier);
   if (b.barrier_first->kind == BarrierKind::kOr) result = count != 0;
-  for (Slot& s : b.slots) {
-    if (s.state != State::kBarrier) continue;
-    s.barrier_result = result;
-    s.state = State::kReady;
+  b.barrier_result = result;
+  for (State& st : b.states) {
+    if (st == State::kBarrier) st = State::kReady;
   }
   b.at_barrier = 0;
+  b.pred_count = 0;
   b.barrier_first = nullptr;
 }
 
+// "; 16 threads (first (0,0,0)) wait in __shfl_sync at f.cu:12 (mask 0xffffffff); ..." — one
+// entry per distinct wait site.
 std::string describe_waiters(const BlockRun& b) {
-  std::string text;
-  int listed = 0;
+  struct Site {
+    const Slot* first;
+    int count;
+  };
+  std::vector<Site> sites;
+  auto state = [&](const Slot& s) { return b.states[s.info.linear]; };
   for (const Slot& s : b.slots) {
-    if (s.state != State::kBarrier && s.state != State::kWarp) continue;
-    if (++listed > 4) {
-      text += "; ...";
-      break;
+    if (state(s) != State::kBarrier && state(s) != State::kWarp) continue;
+    auto same = [&](const Site& x) {
+      return state(*x.first) == state(s) && x.first->line == s.line &&
+             std::strcmp(x.first->file, s.file) == 0 &&
+             (state(s) == State::kBarrier || x.first->mask == s.mask);
+    };
+    auto it = std::find_if(sites.begin(), sites.end(), same);
+    if (it == sites.end()) {
+      sites.push_back(Site{&s, 1});
+    } else {
+      ++it->count;
     }
-    text += format("; thread %s waits in %s at %s",
+  }
+  std::string text;
+  for (const Site& x : sites) {
+    const Slot& s = *x.first;
+    text += format("; %d thread(s) (first %s) wait in %s at %s", x.count,
                    dim_text(s.info.thread_idx.x, s.info.thread_idx.y, s.info.thread_idx.z).c_str(),
-                   s.state == State::kBarrier ? barrier_name(s.kind) : to_string(s.op),
+                   state(s) == State::kBarrier ? barrier_name(s.kind) : to_string(s.op),
                    site(s.file, s.line).c_str());
-    if (s.state == State::kWarp) text += format(" (mask 0x%08x)", s.mask);
+    if (state(s) == State::kWarp) text += format(" (mask 0x%08x)", s.mask);
   }
   return text;
 }
@@ -301,7 +373,7 @@ bool settle(BlockRun& b) {
     if (b.alive < b.n) {
       const Slot* gone = nullptr;
       for (const Slot& s : b.slots) {
-        if (s.state == State::kDone) gone = &s;
+        if (b.states[s.info.linear] == State::kDone) gone = &s;
       }
       record_error(b, gone,
                    format("Barrier error detected. Divergent thread(s) in block: this thread "
@@ -324,15 +396,9 @@ void run_block(Worker& w, GridRun& g, uint64_t linear) {
   setup_block(w, g, linear);
   BlockRun& b = w.block;
   t_block = &b.info;
+  t_run = &b;
   for (;;) {
-    bool progress = false;
-    for (unsigned idx : b.order) {
-      Slot& s = b.slots[idx];
-      if (s.state != State::kReady) continue;
-      resume(b, s);
-      progress = true;
-      if (b.aborting) break;
-    }
+    const bool progress = run_pass(b);
     if (b.aborting || b.alive == 0) break;
     if (b.at_barrier > 0 && b.at_barrier == b.alive) {
       if (!settle(b)) break;
@@ -344,7 +410,9 @@ void run_block(Worker& w, GridRun& g, uint64_t linear) {
   if (b.aborting) {
     // Unwind every thread that is inside the kernel so its frames are destroyed.
     for (Slot& s : b.slots) {
-      if (s.started && s.state != State::kDone) resume(b, s);
+      if (!s.started || b.states[s.info.linear] == State::kDone) continue;
+      enter(b, s);
+      switch_to_fiber(thread_context(), *s.fiber);
     }
   }
   t_thread = nullptr;
@@ -452,11 +520,12 @@ const char* to_string(WarpOp op) {
 // ---- block barrier -----------------------------------------------------------------------------
 
 int block_barrier(BarrierKind kind, int predicate, const char* file, int line) {
-  BlockRun& b = worker().block;
+  BlockRun& b = *t_run;
   Slot& s = *b.current;
+  // The same call site passes the same literal, so comparing pointers first avoids strcmp.
   if (b.barrier_first != nullptr &&
-      (b.barrier_first->line != line || std::strcmp(b.barrier_first->file, file) != 0 ||
-       b.barrier_first->kind != kind)) {
+      (b.barrier_first->line != line || b.barrier_first->kind != kind ||
+       (b.barrier_first->file != file && std::strcmp(b.barrier_first->file, file) != 0))) {
     const Slot& f = *b.barrier_first;
     fail(format("Barrier error detected. Divergent thread(s) in block: this thread waits in %s "
                 "at %s while thread %s waits in %s at %s",
@@ -467,12 +536,12 @@ int block_barrier(BarrierKind kind, int predicate, const char* file, int line) {
   s.file = file;
   s.line = line;
   s.kind = kind;
-  s.pred = predicate;
-  s.state = State::kBarrier;
+  b.pred_count += predicate;
+  b.states[s.info.linear] = State::kBarrier;
   if (b.barrier_first == nullptr) b.barrier_first = &s;
   ++b.at_barrier;
   wait_in_scheduler(s);
-  return s.barrier_result;
+  return b.barrier_result;
 }
 
 // ---- warp collectives --------------------------------------------------------------------------
@@ -485,51 +554,59 @@ bool is_shuffle(WarpOp op) {
 }
 
 // The lane whose value `lane` receives, per the CUDA Programming Guide's shuffle definitions.
-unsigned source_lane(const Slot& s, unsigned lane) {
-  const unsigned w = static_cast<unsigned>(s.width);
+unsigned source_lane(WarpOp op, int param, int width, unsigned lane) {
+  const unsigned w = static_cast<unsigned>(width);
+  const unsigned p = static_cast<unsigned>(param);
   const unsigned segment = lane & ~(w - 1);
-  switch (s.op) {
-    case WarpOp::kShfl: return segment + (static_cast<unsigned>(s.param) & (w - 1));
-    case WarpOp::kShflUp:
-      return (lane - segment) >= static_cast<unsigned>(s.param) ? lane - s.param : lane;
-    case WarpOp::kShflDown:
-      return (lane - segment) + static_cast<unsigned>(s.param) < w ? lane + s.param : lane;
+  switch (op) {
+    case WarpOp::kShfl: return segment + (p & (w - 1));
+    case WarpOp::kShflUp: return (lane - segment) >= p ? lane - p : lane;
+    case WarpOp::kShflDown: return (lane - segment) + p < w ? lane + p : lane;
     case WarpOp::kShflXor: {
-      const unsigned src = lane ^ static_cast<unsigned>(s.param);
+      const unsigned src = lane ^ p;
       return src >= segment + w || src >= 32 ? lane : src;  // later segments: own value
     }
     default: return lane;
   }
 }
 
-void complete_group(BlockRun& b, unsigned warp, const WarpGroup& g) {
-  Slot* lanes = &b.slots[warp * 32];
-  uint64_t vote = 0;
-  for (unsigned l = 0; l < 32; ++l) {
-    if ((g.mask >> l) & 1u) vote |= (lanes[l].value != 0 ? 1ull : 0ull) << l;
+// The last lane of `g` has arrived: compute every lane's result and release the waiting ones.
+void complete_group(BlockRun& b, unsigned warp, const WarpGroup& g, int width) {
+  const unsigned base = warp * 32;
+  const uint64_t* values = &b.values[base];
+  uint64_t* results = &b.results[base];
+  if (g.op == WarpOp::kBallot || g.op == WarpOp::kAny || g.op == WarpOp::kAll) {
+    uint64_t vote = 0;
+    for (unsigned l = 0; l < 32; ++l) {
+      if ((g.mask >> l) & 1u) vote |= (values[l] != 0 ? 1ull : 0ull) << l;
+    }
+    const uint64_t r = g.op == WarpOp::kBallot ? vote
+                       : g.op == WarpOp::kAny  ? uint64_t{vote != 0}
+                                               : uint64_t{vote == g.mask};
+    for (unsigned l = 0; l < 32; ++l) results[l] = r;
+  } else if (g.op == WarpOp::kGather) {
+    if (b.gathered.size() < static_cast<size_t>(b.n) * 32) b.gathered.resize(b.n * 32);
+    for (unsigned l = 0; l < 32; ++l) {
+      if (!((g.mask >> l) & 1u)) continue;
+      uint64_t* row = &b.gathered[(base + l) * 32];
+      for (unsigned k = 0; k < 32; ++k) row[k] = ((g.mask >> k) & 1u) ? values[k] : 0;
+    }
+  } else if (g.op != WarpOp::kSyncwarp) {
+    for (unsigned l = 0; l < 32; ++l) {
+      if (!((g.mask >> l) & 1u)) continue;
+      const unsigned src = source_lane(g.op, b.params[base + l], width, l);
+      if (!((g.mask >> src) & 1u)) {
+        const Slot& t = b.slots[base + l];
+        fail(format("%s: lane %u reads lane %u, which is not in mask 0x%08x (undefined value "
+                    "on a GPU) at %s",
+                    to_string(g.op), l, src, g.mask, site(t.file, t.line).c_str()));
+      }
+      results[l] = values[src];
+    }
   }
   for (unsigned l = 0; l < 32; ++l) {
-    if (!((g.mask >> l) & 1u)) continue;
-    Slot& t = lanes[l];
-    switch (g.op) {
-      case WarpOp::kBallot: t.result = vote; break;
-      case WarpOp::kAny: t.result = vote != 0; break;
-      case WarpOp::kAll: t.result = vote == g.mask; break;
-      case WarpOp::kGather:
-        for (unsigned k = 0; k < 32; ++k) t.gathered[k] = ((g.mask >> k) & 1u) ? lanes[k].value : 0;
-        break;
-      case WarpOp::kSyncwarp: break;
-      default: {
-        const unsigned src = source_lane(t, l);
-        if (!((g.mask >> src) & 1u)) {
-          fail(format("%s: lane %u reads lane %u, which is not in mask 0x%08x (undefined value "
-                      "on a GPU) at %s",
-                      to_string(g.op), l, src, g.mask, site(t.file, t.line).c_str()));
-        }
-        t.result = lanes[src].value;
-      }
-    }
-    if (t.state == State::kWarp) t.state = State::kReady;
+    State& st = b.states[base + l];
+    if (((g.mask >> l) & 1u) && st == State::kWarp) st = State::kReady;
   }
 }
 
@@ -559,7 +636,7 @@ void validate_collective(const BlockRun& b, const Slot& s, WarpOp op, unsigned m
 
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int param, int width,
                          const char* file, int line) {
-  BlockRun& b = worker().block;
+  BlockRun& b = *t_run;
   Slot& s = *b.current;
   s.file = file;
   s.line = line;
@@ -588,22 +665,25 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int param, in
   }
   s.op = op;
   s.mask = mask;
-  s.value = value;
-  s.param = param;
   s.width = width;
+  b.values[s.info.linear] = value;
+  b.params[s.info.linear] = param;
   g->arrived |= 1u << s.info.lane;
   if (g->arrived == mask) {
     const WarpGroup done = *g;
     groups.erase(groups.begin() + (g - groups.data()));
-    complete_group(b, s.info.warp, done);
-    return s.result;
+    complete_group(b, s.info.warp, done, width);
+    return b.results[s.info.linear];
   }
-  s.state = State::kWarp;
+  b.states[s.info.linear] = State::kWarp;
   wait_in_scheduler(s);
-  return s.result;
+  return b.results[s.info.linear];
 }
 
-const uint64_t* gathered_values() { return worker().block.current->gathered; }
+const uint64_t* gathered_values() {
+  BlockRun& b = *t_run;
+  return &b.gathered[static_cast<size_t>(b.current->info.linear) * 32];
+}
 
 void device_fault(const char* what, const char* file, int line) {
   fail(format("%s at %s", what, site(file, line).c_str()));

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's main job for now: build and run the demonstration kernels (block reduction,
+# tiled transpose, row softmax, WMMA GEMM) against their CPU references. On a machine with an
+# NVIDIA GPU it uses the cuda build; elsewhere the emulated build runs the same kernels on the CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset=emulated
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  preset=cuda
+fi
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" --target mvit-demo >/dev/null
+exec "build/$preset/tools/demo/mvit-demo"
