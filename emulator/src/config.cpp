@@ -21,10 +21,14 @@ namespace {
 Config from_environment() {
   Config c;
   if (const char* v = std::getenv("MVIT_EMU_THREAD_ORDER")) {
-    if (std::strcmp(v, "forward") == 0) c.order = ThreadOrder::kForward;
-    else if (std::strcmp(v, "reverse") == 0) c.order = ThreadOrder::kReverse;
-    else if (std::strcmp(v, "random") == 0) c.order = ThreadOrder::kRandom;
-    else bad_env("MVIT_EMU_THREAD_ORDER", v, "forward, reverse or random");
+    if (std::strcmp(v, "forward") == 0)
+      c.order = ThreadOrder::kForward;
+    else if (std::strcmp(v, "reverse") == 0)
+      c.order = ThreadOrder::kReverse;
+    else if (std::strcmp(v, "random") == 0)
+      c.order = ThreadOrder::kRandom;
+    else
+      bad_env("MVIT_EMU_THREAD_ORDER", v, "forward, reverse or random");
   }
   if (const char* v = std::getenv("MVIT_EMU_SEED")) c.seed = std::strtoull(v, nullptr, 10);
   c.workers = static_cast<int>(std::thread::hardware_concurrency());
@@ -56,9 +60,12 @@ Config& state() {
 
 const char* to_string(ThreadOrder order) {
   switch (order) {
-    case ThreadOrder::kForward: return "forward";
-    case ThreadOrder::kReverse: return "reverse";
-    case ThreadOrder::kRandom: return "random";
+    case ThreadOrder::kForward:
+      return "forward";
+    case ThreadOrder::kReverse:
+      return "reverse";
+    case ThreadOrder::kRandom:
+      return "random";
   }
   return "?";
 }
@@ -89,7 +96,9 @@ ScopedThreadOrder::ScopedThreadOrder(ThreadOrder order, uint64_t seed) : saved_(
   set_thread_order(order, seed);
 }
 
-ScopedThreadOrder::~ScopedThreadOrder() { set_thread_order(saved_.order, saved_.seed); }
+ScopedThreadOrder::~ScopedThreadOrder() {
+  set_thread_order(saved_.order, saved_.seed);
+}
 
 }  // namespace emu
 }  // namespace mvit

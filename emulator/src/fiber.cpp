@@ -24,7 +24,9 @@ namespace {
   std::abort();
 }
 
-inline void resumed(bctx::transfer_t t) { static_cast<FiberContext*>(t.data)->fctx = t.fctx; }
+inline void resumed(bctx::transfer_t t) {
+  static_cast<FiberContext*>(t.data)->fctx = t.fctx;
+}
 
 }  // namespace
 

@@ -16,8 +16,8 @@ namespace emu {
 
 // A place execution can be suspended and resumed: a fiber, or an OS thread's own stack.
 struct FiberContext {
-  void* fctx = nullptr;           // the suspended context (valid while not running)
-  void* fake_stack = nullptr;     // AddressSanitizer's fake stack while suspended
+  void* fctx = nullptr;        // the suspended context (valid while not running)
+  void* fake_stack = nullptr;  // AddressSanitizer's fake stack while suspended
   const void* stack_bottom = nullptr;
   size_t stack_size = 0;
 };
@@ -79,7 +79,8 @@ inline void switch_context(FiberContext& from, FiberContext& to) {
 #if defined(__SANITIZE_ADDRESS__)
   fiber_detail::before_switch(from, to);
 #endif
-  const boost::context::detail::transfer_t t = boost::context::detail::jump_fcontext(to.fctx, &from);
+  const boost::context::detail::transfer_t t =
+      boost::context::detail::jump_fcontext(to.fctx, &from);
   // Whoever switched here passed its own context: store its suspended state there (fcontext
   // handles are one-shot: every suspension makes a new one).
   static_cast<FiberContext*>(t.data)->fctx = t.fctx;

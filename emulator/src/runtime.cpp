@@ -39,9 +39,9 @@ constexpr size_t kDefaultDynamicSharedLimit = 48 * 1024;  // without the opt-in 
 size_t shared_optin_limit() {
   const Config c = config();
   const int cc = c.cc_major * 10 + c.cc_minor;
-  if (cc >= 90) return 232448;  // 227 KiB
+  if (cc >= 90) return 232448;              // 227 KiB
   if (cc == 80 || cc == 87) return 166912;  // 163 KiB
-  if (cc >= 86) return 101376;  // 99 KiB (8.6, 8.9, 12.x)
+  if (cc >= 86) return 101376;              // 99 KiB (8.6, 8.9, 12.x)
   if (cc == 75) return 65536;
   return 98304;  // 7.0
 }
@@ -202,7 +202,8 @@ void submit(std::shared_ptr<const KernelLaunch> launch, cudaStream_t stream) {
 using namespace mvit::emu;
 using mvit::detail::format;
 
-// ---- errors --------------------------------------------------------------------------------------
+// ---- errors
+// --------------------------------------------------------------------------------------
 
 cudaError_t cudaGetLastError(void) {
   if (cudaError_t s = sticky_error()) return s;
@@ -216,7 +217,8 @@ cudaError_t cudaPeekAtLastError(void) {
   return t_last_error;
 }
 
-// ---- memory ---------------------------------------------------------------------------------------
+// ---- memory
+// ---------------------------------------------------------------------------------------
 
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   if (ptr == nullptr) return fail_api(cudaErrorInvalidValue, "cudaMalloc: null output pointer");
@@ -231,7 +233,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   }
   // Exact size (no rounding) so AddressSanitizer flags the first byte past the allocation; 256-byte
   // alignment as cudaMalloc guarantees.
-  void* p = ::operator new(bytes, std::align_val_t{256}, std::nothrow);
+  void* p = ::operator new (bytes, std::align_val_t{256}, std::nothrow);
   if (p == nullptr) {
     return fail_api(cudaErrorMemoryAllocation, format("cudaMalloc of %zu bytes failed", bytes));
   }
@@ -253,14 +255,14 @@ cudaError_t cudaFree(void* ptr) {
                     format("cudaFree(%p): not the start of a live cudaMalloc allocation", ptr));
   }
   g_device.erase(it);
-  ::operator delete(ptr, std::align_val_t{256});
+  ::operator delete (ptr, std::align_val_t{256});
   return sticky_error();
 }
 
 cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
   if (ptr == nullptr) return fail_api(cudaErrorInvalidValue, "cudaMallocHost: null output");
   if (cudaError_t e = check_unsafe_during_capture("cudaMallocHost")) return e;
-  void* p = ::operator new(bytes == 0 ? 1 : bytes, std::align_val_t{256}, std::nothrow);
+  void* p = ::operator new (bytes == 0 ? 1 : bytes, std::align_val_t{256}, std::nothrow);
   if (p == nullptr) return fail_api(cudaErrorMemoryAllocation, "cudaMallocHost failed");
   std::memset(p, 0xFF, bytes);
   std::lock_guard<std::mutex> lock(g_memory_mutex);
@@ -285,7 +287,7 @@ cudaError_t cudaFreeHost(void* ptr) {
     return fail_api(cudaErrorInvalidValue,
                     format("cudaFreeHost(%p): not an allocation from cudaMallocHost", ptr));
   }
-  ::operator delete(ptr, std::align_val_t{256});
+  ::operator delete (ptr, std::align_val_t{256});
   return cudaSuccess;
 }
 
@@ -295,12 +297,22 @@ static cudaError_t validate_copy(void* dst, const void* src, size_t bytes, cudaM
   const bool dst_dev = points_into_device(dst), src_dev = points_into_device(src);
   bool want_dst_dev = dst_dev, want_src_dev = src_dev;
   switch (kind) {
-    case cudaMemcpyHostToHost: want_dst_dev = want_src_dev = false; break;
-    case cudaMemcpyHostToDevice: want_dst_dev = true, want_src_dev = false; break;
-    case cudaMemcpyDeviceToHost: want_dst_dev = false, want_src_dev = true; break;
-    case cudaMemcpyDeviceToDevice: want_dst_dev = want_src_dev = true; break;
-    case cudaMemcpyDefault: break;
-    default: return fail_api(cudaErrorInvalidMemcpyDirection, format("%s: bad kind %d", api, kind));
+    case cudaMemcpyHostToHost:
+      want_dst_dev = want_src_dev = false;
+      break;
+    case cudaMemcpyHostToDevice:
+      want_dst_dev = true, want_src_dev = false;
+      break;
+    case cudaMemcpyDeviceToHost:
+      want_dst_dev = false, want_src_dev = true;
+      break;
+    case cudaMemcpyDeviceToDevice:
+      want_dst_dev = want_src_dev = true;
+      break;
+    case cudaMemcpyDefault:
+      break;
+    default:
+      return fail_api(cudaErrorInvalidMemcpyDirection, format("%s: bad kind %d", api, kind));
   }
   auto check = [&](const void* p, bool is_dev, bool want_dev, const char* which) -> cudaError_t {
     if (want_dev && !is_device_range(p, bytes)) {
@@ -309,9 +321,9 @@ static cudaError_t validate_copy(void* dst, const void* src, size_t bytes, cudaM
                              which, p, bytes));
     }
     if (!want_dev && is_dev) {
-      return fail_api(cudaErrorInvalidValue,
-                      format("%s: %s %p is device memory but the copy kind says host", api, which,
-                             p));
+      return fail_api(
+          cudaErrorInvalidValue,
+          format("%s: %s %p is device memory but the copy kind says host", api, which, p));
     }
     if (!want_dev && p == nullptr) {
       return fail_api(cudaErrorInvalidValue, format("%s: %s is null", api, which));
@@ -326,7 +338,8 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
                             cudaStream_t stream) {
   if (bytes == 0) return sticky_error();
   if (cudaError_t e = validate_copy(dst, src, bytes, kind, "cudaMemcpyAsync")) return e;
-  return enqueue(stream, [dst, src, bytes] { std::memmove(dst, src, bytes); }, "cudaMemcpyAsync");
+  return enqueue(
+      stream, [dst, src, bytes] { std::memmove(dst, src, bytes); }, "cudaMemcpyAsync");
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
@@ -339,11 +352,12 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {
   if (bytes == 0) return sticky_error();
   if (!is_device_range(dst, bytes)) {
-    return fail_api(cudaErrorInvalidValue,
-                    format("cudaMemset: [%p, +%zu bytes) is not inside one device allocation", dst,
-                           bytes));
+    return fail_api(
+        cudaErrorInvalidValue,
+        format("cudaMemset: [%p, +%zu bytes) is not inside one device allocation", dst, bytes));
   }
-  return enqueue(stream, [dst, value, bytes] { std::memset(dst, value, bytes); }, "cudaMemset");
+  return enqueue(
+      stream, [dst, value, bytes] { std::memset(dst, value, bytes); }, "cudaMemset");
 }
 
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
@@ -367,10 +381,12 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   return cudaSuccess;
 }
 
-// ---- functions ------------------------------------------------------------------------------------
+// ---- functions
+// ------------------------------------------------------------------------------------
 
 cudaError_t cudaFuncSetAttribute(const void* func, enum cudaFuncAttribute attr, int value) {
-  if (func == nullptr) return fail_api(cudaErrorInvalidDeviceFunction, "cudaFuncSetAttribute: null");
+  if (func == nullptr)
+    return fail_api(cudaErrorInvalidDeviceFunction, "cudaFuncSetAttribute: null");
   if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) {
     if (value < 0 || static_cast<size_t>(value) > shared_optin_limit()) {
       return fail_api(cudaErrorInvalidValue,
@@ -388,8 +404,9 @@ cudaError_t cudaFuncSetAttribute(const void* func, enum cudaFuncAttribute attr, 
     }
     return cudaSuccess;
   }
-  return fail_api(cudaErrorNotSupported,
-                  format("cudaFuncSetAttribute: attribute %d is not modelled by the emulator", attr));
+  return fail_api(
+      cudaErrorNotSupported,
+      format("cudaFuncSetAttribute: attribute %d is not modelled by the emulator", attr));
 }
 
 cudaError_t cudaFuncGetName(const char** name, const void* func) {
@@ -404,7 +421,8 @@ cudaError_t cudaFuncGetName(const char** name, const void* func) {
   return cudaSuccess;
 }
 
-// ---- the device -----------------------------------------------------------------------------------
+// ---- the device
+// -----------------------------------------------------------------------------------
 
 cudaError_t cudaGetDeviceCount(int* count) {
   if (count == nullptr) return fail_api(cudaErrorInvalidValue, "cudaGetDeviceCount: null output");
@@ -467,22 +485,48 @@ cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int dev
   cudaDeviceProp p;
   cudaGetDeviceProperties(&p, 0);
   switch (attr) {
-    case cudaDevAttrMaxThreadsPerBlock: *value = p.maxThreadsPerBlock; break;
-    case cudaDevAttrMaxBlockDimX: *value = p.maxThreadsDim[0]; break;
-    case cudaDevAttrMaxBlockDimY: *value = p.maxThreadsDim[1]; break;
-    case cudaDevAttrMaxBlockDimZ: *value = p.maxThreadsDim[2]; break;
-    case cudaDevAttrMaxGridDimX: *value = p.maxGridSize[0]; break;
-    case cudaDevAttrMaxGridDimY: *value = p.maxGridSize[1]; break;
-    case cudaDevAttrMaxGridDimZ: *value = p.maxGridSize[2]; break;
-    case cudaDevAttrMaxSharedMemoryPerBlock: *value = static_cast<int>(p.sharedMemPerBlock); break;
+    case cudaDevAttrMaxThreadsPerBlock:
+      *value = p.maxThreadsPerBlock;
+      break;
+    case cudaDevAttrMaxBlockDimX:
+      *value = p.maxThreadsDim[0];
+      break;
+    case cudaDevAttrMaxBlockDimY:
+      *value = p.maxThreadsDim[1];
+      break;
+    case cudaDevAttrMaxBlockDimZ:
+      *value = p.maxThreadsDim[2];
+      break;
+    case cudaDevAttrMaxGridDimX:
+      *value = p.maxGridSize[0];
+      break;
+    case cudaDevAttrMaxGridDimY:
+      *value = p.maxGridSize[1];
+      break;
+    case cudaDevAttrMaxGridDimZ:
+      *value = p.maxGridSize[2];
+      break;
+    case cudaDevAttrMaxSharedMemoryPerBlock:
+      *value = static_cast<int>(p.sharedMemPerBlock);
+      break;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin:
       *value = static_cast<int>(p.sharedMemPerBlockOptin);
       break;
-    case cudaDevAttrWarpSize: *value = 32; break;
-    case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
-    case cudaDevAttrComputeCapabilityMajor: *value = p.major; break;
-    case cudaDevAttrComputeCapabilityMinor: *value = p.minor; break;
-    case cudaDevAttrL2CacheSize: *value = p.l2CacheSize; break;
+    case cudaDevAttrWarpSize:
+      *value = 32;
+      break;
+    case cudaDevAttrMultiProcessorCount:
+      *value = p.multiProcessorCount;
+      break;
+    case cudaDevAttrComputeCapabilityMajor:
+      *value = p.major;
+      break;
+    case cudaDevAttrComputeCapabilityMinor:
+      *value = p.minor;
+      break;
+    case cudaDevAttrL2CacheSize:
+      *value = p.l2CacheSize;
+      break;
     default:
       return fail_api(cudaErrorInvalidValue,
                       format("cudaDeviceGetAttribute: attribute %d is not modelled", attr));
@@ -494,7 +538,7 @@ cudaError_t cudaDeviceReset(void) {
   drain_all();
   std::lock_guard<std::mutex> lock(g_memory_mutex);
   for (auto& entry : g_device) {
-    ::operator delete(reinterpret_cast<void*>(entry.first), std::align_val_t{256});
+    ::operator delete (reinterpret_cast<void*>(entry.first), std::align_val_t{256});
   }
   g_device.clear();
   clear_sticky_error();

@@ -57,7 +57,8 @@ struct Capture {
 
 struct CUstream_st {
   bool legacy = false;
-  bool blocking = true;  // false for cudaStreamNonBlocking: no implicit order with the legacy stream
+  bool blocking =
+      true;  // false for cudaStreamNonBlocking: no implicit order with the legacy stream
   std::mutex mutex;
   std::condition_variable cv_work, cv_done;
   std::deque<mvit::emu::StreamOp> queue;

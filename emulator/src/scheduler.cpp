@@ -113,7 +113,9 @@ struct BlockRun {
 // path of every barrier).
 __thread BlockRun* t_run = nullptr;
 
-void free_shared(unsigned char* p) { ::operator delete(p, std::align_val_t{16}); }
+void free_shared(unsigned char* p) {
+  ::operator delete (p, std::align_val_t{16});
+}
 
 // Per OS worker thread: the fibers, the shared-memory objects and the block being run.
 struct Worker {
@@ -132,16 +134,18 @@ Worker& worker() {
   return w;
 }
 
-std::string dim_text(unsigned x, unsigned y, unsigned z) { return format("(%u,%u,%u)", x, y, z); }
+std::string dim_text(unsigned x, unsigned y, unsigned z) {
+  return format("(%u,%u,%u)", x, y, z);
+}
 
 std::string where(const BlockRun& b, const Slot* s) {
-  std::string text = format("kernel %s, block %s", symbol_name(b.grid->launch->kernel).c_str(),
-                            dim_text(b.info.block_idx.x, b.info.block_idx.y, b.info.block_idx.z)
-                                .c_str());
+  std::string text =
+      format("kernel %s, block %s", symbol_name(b.grid->launch->kernel).c_str(),
+             dim_text(b.info.block_idx.x, b.info.block_idx.y, b.info.block_idx.z).c_str());
   if (s != nullptr) {
-    text += format(", thread %s", dim_text(s->info.thread_idx.x, s->info.thread_idx.y,
-                                           s->info.thread_idx.z)
-                                      .c_str());
+    text +=
+        format(", thread %s",
+               dim_text(s->info.thread_idx.x, s->info.thread_idx.y, s->info.thread_idx.z).c_str());
   }
   return text;
 }
@@ -162,14 +166,20 @@ void record_error(BlockRun& b, const Slot* s, const std::string& what) {
   throw FiberAbort{};
 }
 
-std::string site(const char* file, int line) { return format("%s:%d", file, line); }
+std::string site(const char* file, int line) {
+  return format("%s:%d", file, line);
+}
 
 const char* barrier_name(BarrierKind k) {
   switch (k) {
-    case BarrierKind::kSync: return "__syncthreads";
-    case BarrierKind::kCount: return "__syncthreads_count";
-    case BarrierKind::kAnd: return "__syncthreads_and";
-    case BarrierKind::kOr: return "__syncthreads_or";
+    case BarrierKind::kSync:
+      return "__syncthreads";
+    case BarrierKind::kCount:
+      return "__syncthreads_count";
+    case BarrierKind::kAnd:
+      return "__syncthreads_and";
+    case BarrierKind::kOr:
+      return "__syncthreads_or";
   }
   return "?";
 }
@@ -216,11 +226,11 @@ void thread_main(void* arg) {
   if (b.aborting) return;
   for (const WarpGroup& g : b.groups[s.info.warp]) {
     if (g.mask & (1u << s.info.lane)) {
-      record_error(b, &s,
-                   format("Divergent thread(s) in warp: lane %u exited while lanes 0x%08x wait "
-                          "for it in %s (mask 0x%08x) at %s",
-                          s.info.lane, g.arrived, to_string(g.op), g.mask,
-                          site(g.file, g.line).c_str()));
+      record_error(
+          b, &s,
+          format("Divergent thread(s) in warp: lane %u exited while lanes 0x%08x wait "
+                 "for it in %s (mask 0x%08x) at %s",
+                 s.info.lane, g.arrived, to_string(g.op), g.mask, site(g.file, g.line).c_str()));
       return;
     }
   }
@@ -387,7 +397,8 @@ bool settle(BlockRun& b) {
   }
   record_error(b, nullptr,
                "Deadlock: no thread of the block can proceed (threads wait for each other at "
-               "different barriers or warp collectives)" + describe_waiters(b));
+               "different barriers or warp collectives)" +
+                   describe_waiters(b));
   return false;
 }
 
@@ -498,21 +509,34 @@ Pool& pool() {
 
 }  // namespace
 
-void run_grid(GridRun& g) { pool().run(g); }
+void run_grid(GridRun& g) {
+  pool().run(g);
+}
 
-int worker_count() { return pool().size(); }
+int worker_count() {
+  return pool().size();
+}
 
 const char* to_string(WarpOp op) {
   switch (op) {
-    case WarpOp::kSyncwarp: return "__syncwarp";
-    case WarpOp::kShfl: return "__shfl_sync";
-    case WarpOp::kShflUp: return "__shfl_up_sync";
-    case WarpOp::kShflDown: return "__shfl_down_sync";
-    case WarpOp::kShflXor: return "__shfl_xor_sync";
-    case WarpOp::kBallot: return "__ballot_sync";
-    case WarpOp::kAny: return "__any_sync";
-    case WarpOp::kAll: return "__all_sync";
-    case WarpOp::kGather: return "a WMMA warp operation";
+    case WarpOp::kSyncwarp:
+      return "__syncwarp";
+    case WarpOp::kShfl:
+      return "__shfl_sync";
+    case WarpOp::kShflUp:
+      return "__shfl_up_sync";
+    case WarpOp::kShflDown:
+      return "__shfl_down_sync";
+    case WarpOp::kShflXor:
+      return "__shfl_xor_sync";
+    case WarpOp::kBallot:
+      return "__ballot_sync";
+    case WarpOp::kAny:
+      return "__any_sync";
+    case WarpOp::kAll:
+      return "__all_sync";
+    case WarpOp::kGather:
+      return "a WMMA warp operation";
   }
   return "?";
 }
@@ -527,11 +551,12 @@ int block_barrier(BarrierKind kind, int predicate, const char* file, int line) {
       (b.barrier_first->line != line || b.barrier_first->kind != kind ||
        (b.barrier_first->file != file && std::strcmp(b.barrier_first->file, file) != 0))) {
     const Slot& f = *b.barrier_first;
-    fail(format("Barrier error detected. Divergent thread(s) in block: this thread waits in %s "
-                "at %s while thread %s waits in %s at %s",
-                barrier_name(kind), site(file, line).c_str(),
-                dim_text(f.info.thread_idx.x, f.info.thread_idx.y, f.info.thread_idx.z).c_str(),
-                barrier_name(f.kind), site(f.file, f.line).c_str()));
+    fail(
+        format("Barrier error detected. Divergent thread(s) in block: this thread waits in %s "
+               "at %s while thread %s waits in %s at %s",
+               barrier_name(kind), site(file, line).c_str(),
+               dim_text(f.info.thread_idx.x, f.info.thread_idx.y, f.info.thread_idx.z).c_str(),
+               barrier_name(f.kind), site(f.file, f.line).c_str()));
   }
   s.file = file;
   s.line = line;
@@ -559,14 +584,18 @@ unsigned source_lane(WarpOp op, int param, int width, unsigned lane) {
   const unsigned p = static_cast<unsigned>(param);
   const unsigned segment = lane & ~(w - 1);
   switch (op) {
-    case WarpOp::kShfl: return segment + (p & (w - 1));
-    case WarpOp::kShflUp: return (lane - segment) >= p ? lane - p : lane;
-    case WarpOp::kShflDown: return (lane - segment) + p < w ? lane + p : lane;
+    case WarpOp::kShfl:
+      return segment + (p & (w - 1));
+    case WarpOp::kShflUp:
+      return (lane - segment) >= p ? lane - p : lane;
+    case WarpOp::kShflDown:
+      return (lane - segment) + p < w ? lane + p : lane;
     case WarpOp::kShflXor: {
       const unsigned src = lane ^ p;
       return src >= segment + w || src >= 32 ? lane : src;  // later segments: own value
     }
-    default: return lane;
+    default:
+      return lane;
   }
 }
 
@@ -597,9 +626,10 @@ void complete_group(BlockRun& b, unsigned warp, const WarpGroup& g, int width) {
       const unsigned src = source_lane(g.op, b.params[base + l], width, l);
       if (!((g.mask >> src) & 1u)) {
         const Slot& t = b.slots[base + l];
-        fail(format("%s: lane %u reads lane %u, which is not in mask 0x%08x (undefined value "
-                    "on a GPU) at %s",
-                    to_string(g.op), l, src, g.mask, site(t.file, t.line).c_str()));
+        fail(
+            format("%s: lane %u reads lane %u, which is not in mask 0x%08x (undefined value "
+                   "on a GPU) at %s",
+                   to_string(g.op), l, src, g.mask, site(t.file, t.line).c_str()));
       }
       results[l] = values[src];
     }
@@ -618,13 +648,14 @@ void validate_collective(const BlockRun& b, const Slot& s, WarpOp op, unsigned m
                 to_string(op), mask, lane));
   }
   if (mask & ~b.present[warp]) {
-    fail(format("Invalid arguments: %s mask 0x%08x names lanes 0x%08x that do not exist (warp %u "
-                "of a %u-thread block has lanes 0x%08x)",
-                to_string(op), mask, mask & ~b.present[warp], warp, b.n, b.present[warp]));
+    fail(
+        format("Invalid arguments: %s mask 0x%08x names lanes 0x%08x that do not exist (warp %u "
+               "of a %u-thread block has lanes 0x%08x)",
+               to_string(op), mask, mask & ~b.present[warp], warp, b.n, b.present[warp]));
   }
   if (mask & b.exited[warp]) {
-    fail(format("Invalid arguments: %s mask 0x%08x names exited lanes 0x%08x", to_string(op),
-                mask, mask & b.exited[warp]));
+    fail(format("Invalid arguments: %s mask 0x%08x names exited lanes 0x%08x", to_string(op), mask,
+                mask & b.exited[warp]));
   }
   if (is_shuffle(op) && (width < 1 || width > 32 || (width & (width - 1)) != 0)) {
     fail(format("Invalid arguments: %s width %d is not a power of two in [1, 32]", to_string(op),
@@ -647,21 +678,22 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int param, in
     if (candidate.mask == mask) {
       g = &candidate;
     } else if (candidate.mask & mask) {
-      fail(format("Divergent thread(s) in warp: this lane calls %s with mask 0x%08x at %s while "
-                  "lanes 0x%08x wait in %s with mask 0x%08x at %s",
-                  to_string(op), mask, site(file, line).c_str(), candidate.arrived,
-                  to_string(candidate.op), candidate.mask,
-                  site(candidate.file, candidate.line).c_str()));
+      fail(format(
+          "Divergent thread(s) in warp: this lane calls %s with mask 0x%08x at %s while "
+          "lanes 0x%08x wait in %s with mask 0x%08x at %s",
+          to_string(op), mask, site(file, line).c_str(), candidate.arrived, to_string(candidate.op),
+          candidate.mask, site(candidate.file, candidate.line).c_str()));
     }
   }
   if (g == nullptr) {
     groups.push_back(WarpGroup{mask, 0, op, file, line});
     g = &groups.back();
   } else if (g->op != op) {
-    fail(format("Divergent thread(s) in warp: this lane calls %s at %s while lanes 0x%08x wait in "
-                "%s at %s (mask 0x%08x)",
-                to_string(op), site(file, line).c_str(), g->arrived, to_string(g->op),
-                site(g->file, g->line).c_str(), mask));
+    fail(
+        format("Divergent thread(s) in warp: this lane calls %s at %s while lanes 0x%08x wait in "
+               "%s at %s (mask 0x%08x)",
+               to_string(op), site(file, line).c_str(), g->arrived, to_string(g->op),
+               site(g->file, g->line).c_str(), mask));
   }
   s.op = op;
   s.mask = mask;
@@ -703,7 +735,7 @@ namespace {
 void refresh(SharedBuf& buf, size_t bytes, uint64_t serial) {
   if (buf.ptr == nullptr || buf.bytes != bytes) {
     free_shared(buf.ptr);
-    buf.ptr = static_cast<unsigned char*>(::operator new(bytes, std::align_val_t{16}));
+    buf.ptr = static_cast<unsigned char*>(::operator new (bytes, std::align_val_t{16}));
     buf.bytes = bytes;
   }
   std::memset(buf.ptr, 0xFF, bytes);
@@ -726,15 +758,17 @@ void* shared_storage(int site_id) {
     refresh(buf, info.bytes, b.serial);
     b.static_shared += info.bytes;
     if (b.static_shared > kStaticSharedLimit) {
-      fail(format("static shared memory exceeds the 48 KiB limit: MVIT_SHARED %s (%zu bytes) at "
-                  "%s brings the block to %zu bytes",
-                  info.name, info.bytes, site(info.file, info.line).c_str(), b.static_shared));
+      fail(
+          format("static shared memory exceeds the 48 KiB limit: MVIT_SHARED %s (%zu bytes) at "
+                 "%s brings the block to %zu bytes",
+                 info.name, info.bytes, site(info.file, info.line).c_str(), b.static_shared));
     }
     if (b.static_shared + b.grid->launch->dynamic_smem > b.grid->shared_limit) {
-      fail(format("too much shared memory: %zu bytes static (MVIT_SHARED %s at %s) + %zu bytes "
-                  "dynamic exceeds the device's %zu bytes per block",
-                  b.static_shared, info.name, site(info.file, info.line).c_str(),
-                  b.grid->launch->dynamic_smem, b.grid->shared_limit));
+      fail(
+          format("too much shared memory: %zu bytes static (MVIT_SHARED %s at %s) + %zu bytes "
+                 "dynamic exceeds the device's %zu bytes per block",
+                 b.static_shared, info.name, site(info.file, info.line).c_str(),
+                 b.grid->launch->dynamic_smem, b.grid->shared_limit));
     }
   }
   return buf.ptr;

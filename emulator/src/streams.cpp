@@ -161,9 +161,9 @@ cudaError_t route(CUstream_st& s, Op& fn, const char* api, bool* recorded) {
       }
     }
     if (conflict) {
-      return fail_api(cudaErrorStreamCaptureImplicit,
-                      format("%s on the legacy stream while a blocking stream is being captured",
-                             api));
+      return fail_api(
+          cudaErrorStreamCaptureImplicit,
+          format("%s on the legacy stream while a blocking stream is being captured", api));
     }
   }
   return cudaSuccess;
@@ -257,7 +257,8 @@ cudaError_t check_legacy_sync_during_capture(const char* api) {
 using namespace mvit::emu;
 using mvit::detail::format;
 
-// ---- streams -------------------------------------------------------------------------------------
+// ---- streams
+// -------------------------------------------------------------------------------------
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) {
   if (stream == nullptr || (flags & ~cudaStreamNonBlocking) != 0) {
@@ -341,7 +342,8 @@ cudaError_t cudaDeviceSynchronize(void) {
   return sticky_error();
 }
 
-// ---- events --------------------------------------------------------------------------------------
+// ---- events
+// --------------------------------------------------------------------------------------
 
 static std::shared_ptr<CUevent_st> find_event(cudaEvent_t e) {
   std::lock_guard<std::mutex> lock(g_events_mutex);
@@ -388,16 +390,19 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
     std::lock_guard<std::mutex> lock(e->mutex);
     generation = ++e->recorded;
   }
-  return enqueue(stream, [e, generation] {
-    {
-      std::lock_guard<std::mutex> lock(e->mutex);
-      if (generation >= e->completed) {
-        e->completed = generation;
-        e->time_ms = now_ms();
-      }
-    }
-    e->cv.notify_all();
-  }, "cudaEventRecord");
+  return enqueue(
+      stream,
+      [e, generation] {
+        {
+          std::lock_guard<std::mutex> lock(e->mutex);
+          if (generation >= e->completed) {
+            e->completed = generation;
+            e->time_ms = now_ms();
+          }
+        }
+        e->cv.notify_all();
+      },
+      "cudaEventRecord");
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
@@ -460,7 +465,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   return cudaSuccess;
 }
 
-// ---- capture and graphs --------------------------------------------------------------------------
+// ---- capture and graphs
+// --------------------------------------------------------------------------
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode) {
   std::shared_ptr<CUstream_st> s = find_stream(stream);
@@ -512,7 +518,7 @@ cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureSta
     return fail_api(cudaErrorInvalidValue, "cudaStreamIsCapturing: unknown stream or null output");
   }
   std::lock_guard<std::mutex> lock(g_streams_mutex);
-  *status = !s->capture.active        ? cudaStreamCaptureStatusNone
+  *status = !s->capture.active       ? cudaStreamCaptureStatusNone
             : s->capture.invalidated ? cudaStreamCaptureStatusInvalidated
                                      : cudaStreamCaptureStatusActive;
   return cudaSuccess;
@@ -532,9 +538,12 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph,
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (exec == nullptr) return fail_api(cudaErrorInvalidValue, "cudaGraphLaunch: null graph exec");
   auto ops = exec->ops;
-  return enqueue(stream, [ops] {
-    for (const auto& op : *ops) op();
-  }, "cudaGraphLaunch");
+  return enqueue(
+      stream,
+      [ops] {
+        for (const auto& op : *ops) op();
+      },
+      "cudaGraphLaunch");
 }
 
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {

@@ -74,7 +74,7 @@ std::string lookup(const void* fn) {
   const auto addr = reinterpret_cast<uintptr_t>(fn);
   const auto load = reinterpret_cast<uintptr_t>(info.dli_fbase);
   std::string s = find_in_symtab(info.dli_fname, addr - load);  // PIE and shared objects
-  if (s.empty()) s = find_in_symtab(info.dli_fname, addr);     // non-PIE executables
+  if (s.empty()) s = find_in_symtab(info.dli_fname, addr);      // non-PIE executables
   return s;
 }
 

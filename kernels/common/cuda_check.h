@@ -17,7 +17,8 @@ namespace detail {
 std::string cuda_error_text(cudaError_t status);
 std::string cublas_error_text(cublasStatus_t status);
 
-[[noreturn]] void throw_cuda_error(cudaError_t status, const char* expr, const char* file, int line);
+[[noreturn]] void throw_cuda_error(cudaError_t status, const char* expr, const char* file,
+                                   int line);
 [[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* expr, const char* file,
                                      int line);
 
@@ -32,28 +33,28 @@ std::string kernel_name(const void* kernel);
 }  // namespace detail
 }  // namespace mvit
 
-#define MVIT_CUDA_CHECK(expr)                                                         \
-  do {                                                                                \
-    const cudaError_t mvit_status_ = (expr);                                          \
-    if (mvit_status_ != cudaSuccess) {                                                \
-      ::mvit::detail::throw_cuda_error(mvit_status_, #expr, __FILE__, __LINE__);      \
-    }                                                                                 \
+#define MVIT_CUDA_CHECK(expr)                                                    \
+  do {                                                                           \
+    const cudaError_t mvit_status_ = (expr);                                     \
+    if (mvit_status_ != cudaSuccess) {                                           \
+      ::mvit::detail::throw_cuda_error(mvit_status_, #expr, __FILE__, __LINE__); \
+    }                                                                            \
   } while (0)
 
-#define MVIT_CUBLAS_CHECK(expr)                                                       \
-  do {                                                                                \
-    const cublasStatus_t mvit_status_ = (expr);                                       \
-    if (mvit_status_ != CUBLAS_STATUS_SUCCESS) {                                      \
-      ::mvit::detail::throw_cublas_error(mvit_status_, #expr, __FILE__, __LINE__);    \
-    }                                                                                 \
+#define MVIT_CUBLAS_CHECK(expr)                                                    \
+  do {                                                                             \
+    const cublasStatus_t mvit_status_ = (expr);                                    \
+    if (mvit_status_ != CUBLAS_STATUS_SUCCESS) {                                   \
+      ::mvit::detail::throw_cublas_error(mvit_status_, #expr, __FILE__, __LINE__); \
+    }                                                                              \
   } while (0)
 
 // Log-only variant for destructors: never throws.
-#define MVIT_CUDA_CHECK_LOG(expr)                                                              \
-  do {                                                                                         \
-    const cudaError_t mvit_status_ = (expr);                                                   \
-    if (mvit_status_ != cudaSuccess) {                                                         \
-      ::mvit::detail::log_error(#expr, __FILE__, __LINE__,                                     \
-                                ::mvit::detail::cuda_error_text(mvit_status_));                \
-    }                                                                                          \
+#define MVIT_CUDA_CHECK_LOG(expr)                                               \
+  do {                                                                          \
+    const cudaError_t mvit_status_ = (expr);                                    \
+    if (mvit_status_ != cudaSuccess) {                                          \
+      ::mvit::detail::log_error(#expr, __FILE__, __LINE__,                      \
+                                ::mvit::detail::cuda_error_text(mvit_status_)); \
+    }                                                                           \
   } while (0)

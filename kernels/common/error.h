@@ -35,11 +35,11 @@ void log_error(const char* expr, const char* file, int line, const std::string& 
 }  // namespace mvit
 
 // MVIT_CHECK(cond, fmt, ...): throws mvit::Error when cond is false.
-#define MVIT_CHECK(cond, ...)                                                              \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
+#define MVIT_CHECK(cond, ...)                                                                      \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
       ::mvit::detail::throw_error(#cond, __FILE__, __LINE__, ::mvit::detail::format(__VA_ARGS__)); \
-    }                                                                                      \
+    }                                                                                              \
   } while (0)
 
 // MVIT_FAIL(fmt, ...): throws unconditionally (an unreachable case, an unsupported value).

@@ -6,7 +6,8 @@
 //   MVIT_DYNAMIC_SHARED(float, row);      // extern __shared__ float row[];  (launch's smem bytes)
 //
 // mvit::launch follows every launch with the project's launch check (cuda_check.h), which throws
-// mvit::Error naming the kernel. See shared/DESIGN.md section 6 for the rest of the portable subset.
+// mvit::Error naming the kernel. See shared/DESIGN.md section 6 for the rest of the portable
+// subset.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -43,12 +44,12 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_sme
 
 #include "mvit_emu/launch.h"
 
-#define MVIT_SHARED(T, name, ...)                                                         \
-  using name##_mvit_shared_t_ = T MVIT_DIMS(__VA_ARGS__);                                 \
-  static const int name##_mvit_site_ = ::mvit::emu::register_shared_site(                 \
-      #name, __FILE__, __LINE__, sizeof(name##_mvit_shared_t_));                          \
-  name##_mvit_shared_t_& name = *reinterpret_cast<name##_mvit_shared_t_*>(                \
-      ::mvit::emu::shared_storage(name##_mvit_site_))
+#define MVIT_SHARED(T, name, ...)                                                                  \
+  using name##_mvit_shared_t_ = T MVIT_DIMS(__VA_ARGS__);                                          \
+  static const int name##_mvit_site_ =                                                             \
+      ::mvit::emu::register_shared_site(#name, __FILE__, __LINE__, sizeof(name##_mvit_shared_t_)); \
+  name##_mvit_shared_t_& name =                                                                    \
+      *reinterpret_cast<name##_mvit_shared_t_*>(::mvit::emu::shared_storage(name##_mvit_site_))
 #define MVIT_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::mvit::emu::dynamic_shared())
 
 namespace mvit {

@@ -18,7 +18,9 @@ struct BlockReduceParams {
 // Blocks of this many threads; each block reduces this many elements.
 constexpr int kBlockReduceThreads = 256;
 
-inline int block_reduce_blocks(int n) { return (n + kBlockReduceThreads - 1) / kBlockReduceThreads; }
+inline int block_reduce_blocks(int n) {
+  return (n + kBlockReduceThreads - 1) / kBlockReduceThreads;
+}
 
 void block_reduce_forward(const BlockReduceParams& p, cudaStream_t stream);
 

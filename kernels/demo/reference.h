@@ -19,7 +19,8 @@ inline double sum_ref(const std::vector<float>& x, size_t begin, size_t end) {
 inline std::vector<float> transpose_ref(const std::vector<float>& in, int rows, int cols) {
   std::vector<float> out(in.size());
   for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < cols; ++c) out[static_cast<size_t>(c) * rows + r] = in[static_cast<size_t>(r) * cols + c];
+    for (int c = 0; c < cols; ++c)
+      out[static_cast<size_t>(c) * rows + r] = in[static_cast<size_t>(r) * cols + c];
   }
   return out;
 }
@@ -30,7 +31,8 @@ inline std::vector<float> softmax_rows_ref(const std::vector<float>& x, int rows
     const float* xr = &x[static_cast<size_t>(r) * cols];
     double m = *std::max_element(xr, xr + cols), s = 0;
     for (int c = 0; c < cols; ++c) s += std::exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[static_cast<size_t>(r) * cols + c] = static_cast<float>(std::exp(xr[c] - m) / s);
+    for (int c = 0; c < cols; ++c)
+      y[static_cast<size_t>(r) * cols + c] = static_cast<float>(std::exp(xr[c] - m) / s);
   }
   return y;
 }

@@ -16,13 +16,15 @@ __global__ void transpose_tiled_kernel(TransposeParams p) {
   const int x = blockIdx.x * kTile + threadIdx.x;  // column in `in`
   const int y0 = blockIdx.y * kTile + threadIdx.y;
   for (int j = 0; j < kTile; j += kRowsPerPass) {
-    if (x < p.cols && y0 + j < p.rows) tile[threadIdx.y + j][threadIdx.x] = p.in[(y0 + j) * p.cols + x];
+    if (x < p.cols && y0 + j < p.rows)
+      tile[threadIdx.y + j][threadIdx.x] = p.in[(y0 + j) * p.cols + x];
   }
   __syncthreads();
   const int ox = blockIdx.y * kTile + threadIdx.x;  // column in `out` = row in `in`
   const int oy0 = blockIdx.x * kTile + threadIdx.y;
   for (int j = 0; j < kTile; j += kRowsPerPass) {
-    if (ox < p.rows && oy0 + j < p.cols) p.out[(oy0 + j) * p.rows + ox] = tile[threadIdx.x][threadIdx.y + j];
+    if (ox < p.rows && oy0 + j < p.cols)
+      p.out[(oy0 + j) * p.rows + ox] = tile[threadIdx.x][threadIdx.y + j];
   }
 }
 

@@ -34,9 +34,9 @@ __global__ void wmma_gemm_tile_kernel(WmmaGemmParams p) {
 }
 
 void wmma_gemm_forward(const WmmaGemmParams& p, cudaStream_t stream) {
-  MVIT_CHECK(p.m > 0 && p.n > 0 && p.k > 0 && p.m % kTile == 0 && p.n % kTile == 0 &&
-                 p.k % kTile == 0,
-             "wmma_gemm: m, n, k must be positive multiples of 16, got %d, %d, %d", p.m, p.n, p.k);
+  MVIT_CHECK(
+      p.m > 0 && p.n > 0 && p.k > 0 && p.m % kTile == 0 && p.n % kTile == 0 && p.k % kTile == 0,
+      "wmma_gemm: m, n, k must be positive multiples of 16, got %d, %d, %d", p.m, p.n, p.k);
   const int tiles_n = p.n / kTile;
   const dim3 grid((tiles_n + kWarpsPerBlock - 1) / kWarpsPerBlock, p.m / kTile);
   mvit::launch(wmma_gemm_tile_kernel, grid, dim3(32 * kWarpsPerBlock), 0, stream, p);

@@ -186,7 +186,9 @@ void empty_kernel(dim3 grid, dim3 block, cudaStream_t stream) {
   mvit::launch(empty_kernel_impl, grid, block, 0, stream);
 }
 
-const void* empty_kernel_address() { return reinterpret_cast<const void*>(empty_kernel_impl); }
+const void* empty_kernel_address() {
+  return reinterpret_cast<const void*>(empty_kernel_impl);
+}
 
 __global__ void scale_add_kernel(const float* x, float* y, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -218,13 +220,15 @@ void global_out_of_bounds(float* out, int n, cudaStream_t stream) {
   mvit::launch(global_out_of_bounds_kernel, dim3(1), dim3(n + 1), 0, stream, out, n);
 }
 
-// ---- WMMA ----------------------------------------------------------------------------------------
+// ---- WMMA
+// ----------------------------------------------------------------------------------------
 
 namespace wmma = nvcuda::wmma;
 
 template <class T, int K>
 __global__ void wmma_tile_kernel(const T* a, const T* b, float* c) {
-  using In = typename std::conditional<std::is_same<T, float>::value, wmma::precision::tf32, T>::type;
+  using In =
+      typename std::conditional<std::is_same<T, float>::value, wmma::precision::tf32, T>::type;
   wmma::fragment<wmma::matrix_a, 16, 16, K, In, wmma::row_major> fa;
   wmma::fragment<wmma::matrix_b, 16, 16, K, In, wmma::col_major> fb;
   wmma::fragment<wmma::accumulator, 16, 16, K, float> acc;
@@ -248,7 +252,9 @@ void wmma_tile_tf32(const float* a, const float* b, float* c, cudaStream_t strea
   mvit::launch(wmma_tile_kernel<float, 8>, dim3(1), dim3(32), 0, stream, a, b, c);
 }
 
-float float_to_tf32(float x) { return wmma::__float_to_tf32(x); }
+float float_to_tf32(float x) {
+  return wmma::__float_to_tf32(x);
+}
 
 __global__ void wmma_layout_dependent_kernel(const __half* a, const __half* b, float* c) {
   wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;

@@ -32,8 +32,10 @@ TEST_F(FaultTest, EarlyExitBeforeBarrierIsReported) {
 
 TEST_F(FaultTest, ShuffleMaskWithoutTheCallingLane) {
   const std::string text = fault_text([&] { shuffle_with_mask(0x0000ffffu, 20, 32, nullptr); });
-  EXPECT_TRUE(contains(text, "Invalid arguments: __shfl_sync mask 0x0000ffff does not name the "
-                             "calling lane 20")) << text;
+  EXPECT_TRUE(contains(text,
+                       "Invalid arguments: __shfl_sync mask 0x0000ffff does not name the "
+                       "calling lane 20"))
+      << text;
   EXPECT_TRUE(contains(text, "thread (20,0,0)")) << text;
 }
 
@@ -54,7 +56,8 @@ TEST_F(FaultTest, LaneExitingWhileItsWarpWaitsInSyncwarp) {
   // Forward order: lane 0 exits first, so the others name an exited lane; reverse order: the
   // others wait first and lane 0's exit is the divergence. Both are the same bug.
   EXPECT_TRUE(contains(text, "Divergent thread(s) in warp: lane 0 exited") ||
-              contains(text, "names exited lanes 0x00000001")) << text;
+              contains(text, "names exited lanes 0x00000001"))
+      << text;
   EXPECT_TRUE(contains(text, "__syncwarp")) << text;
 }
 
@@ -135,7 +138,8 @@ TEST_F(FaultTest, OptInLimitFollowsTheEmulatedComputeCapability) {
   emu::set_compute_capability(7, 5);
   EXPECT_EQ(cudaFuncSetAttribute(dynamic_shared_kernel(),
                                  cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024),
-            cudaErrorInvalidValue) << "sm_75 allows 64 KiB";
+            cudaErrorInvalidValue)
+      << "sm_75 allows 64 KiB";
   cudaGetLastError();
   EXPECT_EQ(cudaFuncSetAttribute(dynamic_shared_kernel(),
                                  cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024),
@@ -162,8 +166,11 @@ TEST_F(FaultTest, SyncLaunchModeMakesTheLaunchCheckThrow) {
           divergent_barrier(64, 16, nullptr);
         } catch (const mvit::Error& e) {
           std::fprintf(stderr, "%s\n", e.what());
-          std::exit(contains(e.what(), "launch of mvit::emutest::divergent_barrier_kernel(int) "
-                                       "failed") ? 7 : 8);
+          std::exit(contains(e.what(),
+                             "launch of mvit::emutest::divergent_barrier_kernel(int) "
+                             "failed")
+                        ? 7
+                        : 8);
         }
         std::exit(9);
       },

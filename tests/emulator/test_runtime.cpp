@@ -37,7 +37,7 @@ TEST_F(RuntimeTest, MallocEdgeCases) {
   EXPECT_EQ(p, nullptr);
   EXPECT_EQ(cudaMalloc(nullptr, 4), cudaErrorInvalidValue);
   EXPECT_EQ(cudaMalloc(&p, size_t{1} << 62), cudaErrorMemoryAllocation);
-  EXPECT_TRUE(contains(emu::error_detail(cudaErrorMemoryAllocation), "exceeds")) ;
+  EXPECT_TRUE(contains(emu::error_detail(cudaErrorMemoryAllocation), "exceeds"));
   EXPECT_EQ(cudaMalloc(&p, 100), cudaSuccess);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 256, 0u);
   EXPECT_EQ(cudaFree(static_cast<char*>(p) + 4), cudaErrorInvalidValue) << "not the start";
@@ -54,7 +54,8 @@ TEST_F(RuntimeTest, CopiesAreCheckedAgainstTheirKindAndBounds) {
   EXPECT_EQ(cudaMemcpy(d.get(), h.data(), 64, cudaMemcpyHostToDevice), cudaSuccess);
   EXPECT_EQ(cudaMemcpy(d.get(), big.data(), 68, cudaMemcpyHostToDevice), cudaErrorInvalidValue)
       << "one float past the allocation";
-  EXPECT_TRUE(contains(emu::error_detail(cudaErrorInvalidValue), "not inside one device allocation"));
+  EXPECT_TRUE(
+      contains(emu::error_detail(cudaErrorInvalidValue), "not inside one device allocation"));
   EXPECT_EQ(cudaMemcpy(h.data(), d.get(), 64, cudaMemcpyHostToDevice), cudaErrorInvalidValue)
       << "directions swapped";
   EXPECT_EQ(cudaMemcpy(d.get(), d.get(), 64, cudaMemcpyDeviceToHost), cudaErrorInvalidValue);
@@ -214,31 +215,30 @@ TEST_P(CaptureTest, IllegalCallInvalidatesTheCapture) {
 
 INSTANTIATE_TEST_SUITE_P(
     Runtime, CaptureTest,
-    ::testing::Values(
-        IllegalDuringCapture{"Malloc", cudaErrorStreamCaptureUnsupported,
-                             [](cudaStream_t) {
-                               void* p = nullptr;
-                               return cudaMalloc(&p, 16);
-                             }},
-        IllegalDuringCapture{"StreamSynchronize", cudaErrorStreamCaptureUnsupported,
-                             [](cudaStream_t s) { return cudaStreamSynchronize(s); }},
-        IllegalDuringCapture{"DeviceSynchronize", cudaErrorStreamCaptureUnsupported,
-                             [](cudaStream_t) { return cudaDeviceSynchronize(); }},
-        IllegalDuringCapture{"SynchronousMemcpy", cudaErrorStreamCaptureImplicit,
-                             [](cudaStream_t) {
-                               float h[4] = {1, 2, 3, 4};
-                               return cudaMemcpy(h, h + 2, 8, cudaMemcpyHostToHost);
-                             }},
-        IllegalDuringCapture{"LegacyStreamLaunch", cudaErrorStreamCaptureImplicit,
-                             [](cudaStream_t) {
-                               cudaError_t e = cudaSuccess;
-                               try {
-                                 empty_kernel(dim3(1), dim3(32), nullptr);
-                               } catch (const mvit::Error&) {
-                                 e = cudaErrorStreamCaptureImplicit;
-                               }
-                               return e;
-                             }}),
+    ::testing::Values(IllegalDuringCapture{"Malloc", cudaErrorStreamCaptureUnsupported,
+                                           [](cudaStream_t) {
+                                             void* p = nullptr;
+                                             return cudaMalloc(&p, 16);
+                                           }},
+                      IllegalDuringCapture{"StreamSynchronize", cudaErrorStreamCaptureUnsupported,
+                                           [](cudaStream_t s) { return cudaStreamSynchronize(s); }},
+                      IllegalDuringCapture{"DeviceSynchronize", cudaErrorStreamCaptureUnsupported,
+                                           [](cudaStream_t) { return cudaDeviceSynchronize(); }},
+                      IllegalDuringCapture{"SynchronousMemcpy", cudaErrorStreamCaptureImplicit,
+                                           [](cudaStream_t) {
+                                             float h[4] = {1, 2, 3, 4};
+                                             return cudaMemcpy(h, h + 2, 8, cudaMemcpyHostToHost);
+                                           }},
+                      IllegalDuringCapture{"LegacyStreamLaunch", cudaErrorStreamCaptureImplicit,
+                                           [](cudaStream_t) {
+                                             cudaError_t e = cudaSuccess;
+                                             try {
+                                               empty_kernel(dim3(1), dim3(32), nullptr);
+                                             } catch (const mvit::Error&) {
+                                               e = cudaErrorStreamCaptureImplicit;
+                                             }
+                                             return e;
+                                           }}),
     [](const ::testing::TestParamInfo<IllegalDuringCapture>& info) { return info.param.name; });
 
 TEST_F(RuntimeTest, RelaxedCaptureAllowsAllocation) {

@@ -65,7 +65,7 @@ TEST(Scheduler, WarpShufflesAndVotesMatchTheProgrammingGuide) {
 TEST(Scheduler, BarrierReductionsCountAndOr) {
   const int blocks = 3, threads = 96;
   std::vector<int> pred(blocks * threads, 0);
-  for (int t = 0; t < threads; ++t) pred[t] = t % 3 == 0;  // block 0: 32 of 96
+  for (int t = 0; t < threads; ++t) pred[t] = t % 3 == 0;   // block 0: 32 of 96
   for (int t = 0; t < threads; ++t) pred[threads + t] = 1;  // block 1: all
   DeviceArray<int> din(pred), dout(3 * blocks);             // block 2: none
   barrier_reductions(din.get(), dout.get(), blocks, threads, nullptr);
@@ -149,7 +149,8 @@ TEST(Scheduler, KnownBadSharedMemoryRaceDependsOnThreadOrder) {
   };
   const std::vector<float> forward = run(emu::ThreadOrder::kForward);
   const std::vector<float> reverse = run(emu::ThreadOrder::kReverse);
-  EXPECT_TRUE(std::isnan(forward[0])) << "forward order reads the neighbour's slot before it is written";
+  EXPECT_TRUE(std::isnan(forward[0]))
+      << "forward order reads the neighbour's slot before it is written";
   EXPECT_EQ(reverse[0], 1.0f) << "reverse order happens to write it first";
   EXPECT_NE(std::memcmp(forward.data(), reverse.data(), n * sizeof(float)), 0);
 }

@@ -52,16 +52,18 @@ void check_tile(void (*run)(const T*, const T*, float*, cudaStream_t), int k, Co
 }
 
 TEST(Wmma, HalfTileMatchesNaiveLoop) {
-  check_tile<__half>(wmma_tile_half, 16, [](float x) { return __float2half(x); },
-                     [](__half h) { return __half2float(h); }, 1e-5);
+  check_tile<__half>(
+      wmma_tile_half, 16, [](float x) { return __float2half(x); },
+      [](__half h) { return __half2float(h); }, 1e-5);
 }
 
 TEST(Wmma, Bf16TileMatchesNaiveLoop) {
   auto run = [](const __nv_bfloat16* a, const __nv_bfloat16* b, float* c, cudaStream_t s) {
     wmma_tile_bf16(a, b, c, s);
   };
-  check_tile<__nv_bfloat16>(+run, 16, [](float x) { return __float2bfloat16(x); },
-                            [](__nv_bfloat16 h) { return __bfloat162float(h); }, 1e-5);
+  check_tile<__nv_bfloat16>(
+      +run, 16, [](float x) { return __float2bfloat16(x); },
+      [](__nv_bfloat16 h) { return __bfloat162float(h); }, 1e-5);
 }
 
 TEST(Wmma, Tf32TileUsesTruncatedInputs) {
@@ -74,7 +76,8 @@ TEST(Wmma, Tf32TileUsesTruncatedInputs) {
     std::memcpy(&x, &bits, 4);
     return x;
   };
-  check_tile<float>(wmma_tile_tf32, 8, [](float x) { return x; }, truncate, 1e-6);
+  check_tile<float>(
+      wmma_tile_tf32, 8, [](float x) { return x; }, truncate, 1e-6);
   const std::vector<float> af = random_floats(128, 1), bf = random_floats(128, 2);
   DeviceArray<float> da(af), db(bf), dc(256);
   wmma_tile_tf32(da.get(), db.get(), dc.get(), nullptr);
@@ -126,6 +129,48 @@ TEST(Wmma, KnownBadLayoutDependentKernelFails) {
     ASSERT_NEAR(got_good[i], want[i], 1e-5);
   }
   EXPECT_GT(wrong, 200) << "the layout-dependent store must scramble almost every element";
+}
+
+// Host-side dispatch between architecture-specific paths (bf16 tensor cores exist from sm_80)
+// follows the compute capability the emulated device reports, so both sides get tested.
+enum class TilePath { kHalf, kBf16 };
+TilePath pick_tile_path() {
+  cudaDeviceProp prop;
+  MVIT_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  return prop.major >= 8 ? TilePath::kBf16 : TilePath::kHalf;
+}
+
+TEST(Wmma, DispatchFollowsTheEmulatedComputeCapability) {
+  const emu::Config saved = emu::config();
+  const std::vector<float> af = random_floats(256, 7), bf = random_floats(256, 8);
+  for (auto cc : {std::pair<int, int>{7, 5}, {8, 0}, {9, 0}}) {
+    emu::set_compute_capability(cc.first, cc.second);
+    const TilePath path = pick_tile_path();
+    EXPECT_EQ(path, cc.first >= 8 ? TilePath::kBf16 : TilePath::kHalf) << cc.first << cc.second;
+    DeviceArray<float> dc(256);
+    std::vector<float> ar(256), br(256);
+    if (path == TilePath::kBf16) {
+      std::vector<__nv_bfloat16> a(256), b(256);
+      for (int i = 0; i < 256; ++i) {
+        a[i] = __float2bfloat16(af[i]), ar[i] = __bfloat162float(a[i]);
+        b[i] = __float2bfloat16(bf[i]), br[i] = __bfloat162float(b[i]);
+      }
+      DeviceArray<__nv_bfloat16> da(a), db(b);
+      wmma_tile_bf16(da.get(), db.get(), dc.get(), nullptr);
+    } else {
+      std::vector<__half> a(256), b(256);
+      for (int i = 0; i < 256; ++i) {
+        a[i] = __float2half(af[i]), ar[i] = __half2float(a[i]);
+        b[i] = __float2half(bf[i]), br[i] = __half2float(b[i]);
+      }
+      DeviceArray<__half> da(a), db(b);
+      wmma_tile_half(da.get(), db.get(), dc.get(), nullptr);
+    }
+    const std::vector<float> got = dc.download();
+    const std::vector<double> want = tile_ref(ar, br, 16);
+    for (int i = 0; i < 256; ++i) ASSERT_NEAR(got[i], want[i], 1e-5);
+  }
+  emu::set_compute_capability(saved.cc_major, saved.cc_minor);
 }
 
 TEST(Wmma, MisalignedLoadIsReported) {

@@ -46,7 +46,8 @@ struct DeviceBuffer {
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::fmax(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+  for (size_t i = 0; i < a.size(); ++i)
+    m = std::fmax(m, std::fabs(static_cast<double>(a[i]) - b[i]));
   return std::isfinite(m) ? m : INFINITY;
 }
 
@@ -122,8 +123,8 @@ int main() {
     for (const auto& c : cases) {
       const auto t0 = std::chrono::steady_clock::now();
       const Result r = c.second();
-      const double ms = std::chrono::duration<double, std::milli>(
-                            std::chrono::steady_clock::now() - t0).count();
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       const bool ok = r.error <= r.tolerance;
       failed += !ok;
       std::printf("%-56s %12.3g %10.3g %9.1f  %s\n", c.first, r.error, r.tolerance, ms,

@@ -40,8 +40,17 @@ enum class BarrierKind : int { kSync, kCount, kAnd, kOr };
 // Block-wide barrier (__syncthreads and its _count/_and/_or forms). Returns the reduction.
 int block_barrier(BarrierKind kind, int predicate, const char* file, int line);
 
-enum class WarpOp : int { kSyncwarp, kShfl, kShflUp, kShflDown, kShflXor, kBallot, kAny, kAll,
-                          kGather };
+enum class WarpOp : int {
+  kSyncwarp,
+  kShfl,
+  kShflUp,
+  kShflDown,
+  kShflXor,
+  kBallot,
+  kAny,
+  kAll,
+  kGather
+};
 const char* to_string(WarpOp op);
 
 // One warp-synchronous collective: all lanes named in `mask` must reach a collective with the same
@@ -119,16 +128,15 @@ template <class T>
 inline T __shfl_down_sync(unsigned mask, T var, unsigned delta, int width = 32,
                           const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
   return ::mvit::emu::from_bits<T>(
-      ::mvit::emu::warp_collective(::mvit::emu::WarpOp::kShflDown, mask,
-                                   ::mvit::emu::to_bits(var), static_cast<int>(delta), width,
-                                   file, line));
+      ::mvit::emu::warp_collective(::mvit::emu::WarpOp::kShflDown, mask, ::mvit::emu::to_bits(var),
+                                   static_cast<int>(delta), width, file, line));
 }
 template <class T>
 inline T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = 32,
                          const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
-  return ::mvit::emu::from_bits<T>(::mvit::emu::warp_collective(
-      ::mvit::emu::WarpOp::kShflXor, mask, ::mvit::emu::to_bits(var), lane_mask, width, file,
-      line));
+  return ::mvit::emu::from_bits<T>(::mvit::emu::warp_collective(::mvit::emu::WarpOp::kShflXor, mask,
+                                                                ::mvit::emu::to_bits(var),
+                                                                lane_mask, width, file, line));
 }
 inline unsigned __ballot_sync(unsigned mask, int pred, const char* file = __builtin_FILE(),
                               int line = __builtin_LINE()) {
@@ -137,30 +145,48 @@ inline unsigned __ballot_sync(unsigned mask, int pred, const char* file = __buil
 }
 inline int __any_sync(unsigned mask, int pred, const char* file = __builtin_FILE(),
                       int line = __builtin_LINE()) {
-  return static_cast<int>(::mvit::emu::warp_collective(::mvit::emu::WarpOp::kAny, mask, pred != 0,
-                                                       0, 32, file, line));
+  return static_cast<int>(
+      ::mvit::emu::warp_collective(::mvit::emu::WarpOp::kAny, mask, pred != 0, 0, 32, file, line));
 }
 inline int __all_sync(unsigned mask, int pred, const char* file = __builtin_FILE(),
                       int line = __builtin_LINE()) {
-  return static_cast<int>(::mvit::emu::warp_collective(::mvit::emu::WarpOp::kAll, mask, pred != 0,
-                                                       0, 32, file, line));
+  return static_cast<int>(
+      ::mvit::emu::warp_collective(::mvit::emu::WarpOp::kAll, mask, pred != 0, 0, 32, file, line));
 }
 
 // ---- memory fences -----------------------------------------------------------------------------
 // A block's threads share one OS thread (fibers never preempt), so a block fence only has to stop
 // the compiler; blocks run on different OS threads, so device and system fences are real fences.
-inline void __threadfence_block() { std::atomic_signal_fence(std::memory_order_seq_cst); }
-inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
-inline void __threadfence_system() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline void __threadfence_block() {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+inline void __threadfence() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+inline void __threadfence_system() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
 
 // ---- atomics: real atomics, since blocks run in parallel on OS threads --------------------------
 #define MVIT_EMU_INT_ATOMICS_(T)                                                                 \
-  inline T atomicAdd(T* p, T v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }           \
-  inline T atomicSub(T* p, T v) { return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED); }           \
-  inline T atomicExch(T* p, T v) { return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }         \
-  inline T atomicAnd(T* p, T v) { return __atomic_fetch_and(p, v, __ATOMIC_RELAXED); }           \
-  inline T atomicOr(T* p, T v) { return __atomic_fetch_or(p, v, __ATOMIC_RELAXED); }             \
-  inline T atomicXor(T* p, T v) { return __atomic_fetch_xor(p, v, __ATOMIC_RELAXED); }           \
+  inline T atomicAdd(T* p, T v) {                                                                \
+    return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);                                           \
+  }                                                                                              \
+  inline T atomicSub(T* p, T v) {                                                                \
+    return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED);                                           \
+  }                                                                                              \
+  inline T atomicExch(T* p, T v) {                                                               \
+    return __atomic_exchange_n(p, v, __ATOMIC_RELAXED);                                          \
+  }                                                                                              \
+  inline T atomicAnd(T* p, T v) {                                                                \
+    return __atomic_fetch_and(p, v, __ATOMIC_RELAXED);                                           \
+  }                                                                                              \
+  inline T atomicOr(T* p, T v) {                                                                 \
+    return __atomic_fetch_or(p, v, __ATOMIC_RELAXED);                                            \
+  }                                                                                              \
+  inline T atomicXor(T* p, T v) {                                                                \
+    return __atomic_fetch_xor(p, v, __ATOMIC_RELAXED);                                           \
+  }                                                                                              \
   inline T atomicCAS(T* p, T compare, T v) {                                                     \
     __atomic_compare_exchange_n(p, &compare, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);      \
     return compare;                                                                              \
@@ -223,10 +249,18 @@ template <class T>
 inline T __ldg(const T* p) {
   return *p;
 }
-inline int __popc(unsigned x) { return __builtin_popcount(x); }
-inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
-inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
-inline int __ffs(int x) { return __builtin_ffs(x); }
+inline int __popc(unsigned x) {
+  return __builtin_popcount(x);
+}
+inline int __popcll(unsigned long long x) {
+  return __builtin_popcountll(x);
+}
+inline int __clz(int x) {
+  return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x));
+}
+inline int __ffs(int x) {
+  return __builtin_ffs(x);
+}
 inline unsigned __brev(unsigned x) {
   x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
   x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
@@ -235,18 +269,11 @@ inline unsigned __brev(unsigned x) {
   return (x >> 16) | (x << 16);
 }
 
-// ---- math ----------------------------------------------------------------------------------------
-// CUDA's host/device overloads of min/max and the float math library. The fast intrinsics
+// ---- math
+// ---------------------------------------------------------------------------------------- CUDA's
+// host/device overloads of min/max and the float math library. The fast intrinsics
 // (__expf, __fdividef...) are computed exactly here; on a GPU they are approximations, which is
 // one reason results are compared with a tolerance (the emulator cannot reproduce GPU rounding).
-using std::abs;
-using std::ceil;
-using std::exp;
-using std::floor;
-using std::fmax;
-using std::fmin;
-using std::log;
-using std::sqrt;
 using ::ceilf;
 using ::erff;
 using ::exp2f;
@@ -262,28 +289,86 @@ using ::powf;
 using ::roundf;
 using ::sqrtf;
 using ::tanhf;
-inline int min(int a, int b) { return a < b ? a : b; }
-inline int max(int a, int b) { return a > b ? a : b; }
-inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
-inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
-inline long long min(long long a, long long b) { return a < b ? a : b; }
-inline long long max(long long a, long long b) { return a > b ? a : b; }
-inline float min(float a, float b) { return std::fmin(a, b); }
-inline float max(float a, float b) { return std::fmax(a, b); }
-inline double min(double a, double b) { return std::fmin(a, b); }
-inline double max(double a, double b) { return std::fmax(a, b); }
-inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
-inline float __expf(float x) { return std::exp(x); }
-inline float __logf(float x) { return std::log(x); }
-inline float __powf(float x, float y) { return std::pow(x, y); }
-inline float __fdividef(float x, float y) { return x / y; }
-inline float __frcp_rn(float x) { return 1.0f / x; }
-inline float __fsqrt_rn(float x) { return std::sqrt(x); }
-inline float __saturatef(float x) { return x != x ? 0.0f : std::fmin(std::fmax(x, 0.0f), 1.0f); }
-inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fmul_rn(float a, float b) { return a * b; }
-inline float __int_as_float(int x) { return ::mvit::emu::from_bits<float>(static_cast<uint32_t>(x)); }
-inline int __float_as_int(float x) { return static_cast<int>(::mvit::emu::to_bits(x)); }
-inline float __uint_as_float(unsigned x) { return ::mvit::emu::from_bits<float>(x); }
-inline unsigned __float_as_uint(float x) { return static_cast<unsigned>(::mvit::emu::to_bits(x)); }
+using std::abs;
+using std::ceil;
+using std::exp;
+using std::floor;
+using std::fmax;
+using std::fmin;
+using std::log;
+using std::sqrt;
+inline int min(int a, int b) {
+  return a < b ? a : b;
+}
+inline int max(int a, int b) {
+  return a > b ? a : b;
+}
+inline unsigned min(unsigned a, unsigned b) {
+  return a < b ? a : b;
+}
+inline unsigned max(unsigned a, unsigned b) {
+  return a > b ? a : b;
+}
+inline long long min(long long a, long long b) {
+  return a < b ? a : b;
+}
+inline long long max(long long a, long long b) {
+  return a > b ? a : b;
+}
+inline float min(float a, float b) {
+  return std::fmin(a, b);
+}
+inline float max(float a, float b) {
+  return std::fmax(a, b);
+}
+inline double min(double a, double b) {
+  return std::fmin(a, b);
+}
+inline double max(double a, double b) {
+  return std::fmax(a, b);
+}
+inline float rsqrtf(float x) {
+  return 1.0f / std::sqrt(x);
+}
+inline float __expf(float x) {
+  return std::exp(x);
+}
+inline float __logf(float x) {
+  return std::log(x);
+}
+inline float __powf(float x, float y) {
+  return std::pow(x, y);
+}
+inline float __fdividef(float x, float y) {
+  return x / y;
+}
+inline float __frcp_rn(float x) {
+  return 1.0f / x;
+}
+inline float __fsqrt_rn(float x) {
+  return std::sqrt(x);
+}
+inline float __saturatef(float x) {
+  return x != x ? 0.0f : std::fmin(std::fmax(x, 0.0f), 1.0f);
+}
+inline float __fmaf_rn(float a, float b, float c) {
+  return std::fma(a, b, c);
+}
+inline float __fadd_rn(float a, float b) {
+  return a + b;
+}
+inline float __fmul_rn(float a, float b) {
+  return a * b;
+}
+inline float __int_as_float(int x) {
+  return ::mvit::emu::from_bits<float>(static_cast<uint32_t>(x));
+}
+inline int __float_as_int(float x) {
+  return static_cast<int>(::mvit::emu::to_bits(x));
+}
+inline float __uint_as_float(unsigned x) {
+  return ::mvit::emu::from_bits<float>(x);
+}
+inline unsigned __float_as_uint(float x) {
+  return static_cast<unsigned>(::mvit::emu::to_bits(x));
+}

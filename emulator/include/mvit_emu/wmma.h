@@ -52,7 +52,7 @@ template <class Use, int M, int N, int K, class T, class Layout = void>
 class fragment;
 
 #define MVIT_EMU_FRAGMENT_(use, m, n, k, type, layout, storage, size) \
-  template <>                                                        \
+  template <>                                                         \
   class fragment<use, m, n, k, type, layout> : public __frag_base<storage, size> {}
 MVIT_EMU_FRAGMENT_(matrix_a, 16, 16, 16, __half, row_major, __half, 16);
 MVIT_EMU_FRAGMENT_(matrix_a, 16, 16, 16, __half, col_major, __half, 16);
@@ -101,7 +101,9 @@ constexpr int kScramble = 167;
 constexpr int kOffset = 13;
 
 // Logical element (row * cols + col) held by fragment slot s (Note [scrambled fragments]).
-constexpr int element_of_slot(int slot, int count) { return (slot * kScramble + kOffset) % count; }
+constexpr int element_of_slot(int slot, int count) {
+  return (slot * kScramble + kOffset) % count;
+}
 
 constexpr int inverse_scramble(int count) {
   for (int i = 1; i < count; ++i) {
@@ -118,8 +120,12 @@ template <class S>
 inline float to_float(S v) {
   return static_cast<float>(v);
 }
-inline float to_float(__half v) { return __half2float(v); }
-inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+inline float to_float(__half v) {
+  return __half2float(v);
+}
+inline float to_float(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
 inline float truncate_tf32(float v) {
   uint32_t bits;
   std::memcpy(&bits, &v, 4);
@@ -129,7 +135,9 @@ inline float truncate_tf32(float v) {
 }
 
 // The whole warp must take part in every wmma operation.
-inline void require_warp(const char* file, int line) { __syncwarp(0xffffffffu, file, line); }
+inline void require_warp(const char* file, int line) {
+  __syncwarp(0xffffffffu, file, line);
+}
 
 inline void check_alignment(const void* p, unsigned ldm, size_t elem, const char* file, int line) {
   if (reinterpret_cast<uintptr_t>(p) % 32 != 0) {
@@ -168,8 +176,8 @@ inline void load_matrix_sync(fragment<Use, M, N, K, T, L>& f, const P* p, unsign
 }
 
 template <int M, int N, int K>
-inline void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const float* p,
-                             unsigned ldm, layout_t layout, const char* file = __builtin_FILE(),
+inline void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const float* p, unsigned ldm,
+                             layout_t layout, const char* file = __builtin_FILE(),
                              int line = __builtin_LINE()) {
   detail::require_warp(file, line);
   detail::check_alignment(p, ldm, sizeof(float), file, line);
