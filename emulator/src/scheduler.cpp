@@ -265,7 +265,8 @@ void setup_block(Worker& w, GridRun& g, uint64_t linear) {
   b.results.resize(b.n);
   b.params.resize(b.n);
   b.pred_count = 0;
-  b.groups.assign(warps, {});
+  b.groups.resize(warps);  // cleared, not reallocated: their capacity serves the next block
+  for (std::vector<WarpGroup>& g : b.groups) g.clear();
   b.present.assign(warps, 0);
   b.exited.assign(warps, 0);
   while (w.fibers.size() < b.n) {

@@ -5,10 +5,21 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <random>
 #include <vector>
 
 namespace mvit {
 namespace demo {
+
+// The demos' inputs: n floats uniform in [lo, hi), reproducible from `seed`.
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
 
 inline double sum_ref(const std::vector<float>& x, size_t begin, size_t end) {
   double s = 0;

@@ -14,13 +14,7 @@ namespace mvit {
 namespace emutest {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using demo::random_floats;
 
 TEST(Scheduler, BuiltInVariablesCoverEveryThreadOf3dGrid) {
   const dim3 grid(3, 2, 2), block(4, 3, 2);

@@ -15,13 +15,7 @@ namespace mvit {
 namespace emutest {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using demo::random_floats;
 
 // c[16 x 16] = a[16 x k] * b^T, b stored [16 x k] (row n holds column n of B).
 std::vector<double> tile_ref(const std::vector<float>& a, const std::vector<float>& b, int k) {

@@ -45,13 +45,7 @@ std::vector<T> download(const T* d, size_t n) {
   return h;
 }
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using mvit::demo::random_floats;
 
 TEST_F(Gpu, TransposeMatchesReference) {
   const int rows = 1000, cols = 777;

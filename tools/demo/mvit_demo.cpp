@@ -51,13 +51,7 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return std::isfinite(m) ? m : INFINITY;
 }
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using mvit::demo::random_floats;
 
 struct Result {
   double error;
