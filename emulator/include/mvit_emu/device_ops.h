@@ -36,7 +36,7 @@ cudaError_t enqueue(cudaStream_t stream, std::function<void()> op, const char* a
 // True when [ptr, ptr + bytes) lies inside one live allocation from cudaMalloc.
 bool is_device_range(const void* ptr, size_t bytes);
 
-// Throws DeviceFault(cudaErrorIllegalAddress, "<api>: <what> [ptr, ptr+bytes) is not inside a
+// Throws DeviceFault(cudaErrorIllegalAddress, "<api>: <what> [ptr, +bytes) is not inside one
 // device allocation") unless is_device_range(ptr, bytes). Use inside stream operations.
 void require_device_range(const void* ptr, size_t bytes, const char* api, const char* what);
 
