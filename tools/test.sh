@@ -54,7 +54,13 @@ p = f = s = 0
 for c in cases:
     status = c.get("status", "")
     if status == "run": p += 1
-    elif status in ("notrun", "disabled", "skipped"): s += 1
+    elif status in ("notrun", "disabled", "skipped"):
+        s += 1
+        # A skip must say why: the line after GoogleTest's "Skipped" marker.
+        out = (c.findtext("system-out") or "").splitlines()
+        why = next((out[i + 1] for i, l in enumerate(out[:-1]) if l.endswith(": Skipped")),
+                   next((l for l in reversed(out) if l.strip()), ""))
+        print(f"skipped: {c.get('name')}: {why or 'no reason given'}", file=sys.stderr)
     else: f += 1
 print(p, f, s)
 PY
