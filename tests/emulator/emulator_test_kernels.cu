@@ -31,6 +31,35 @@ void warp_ops(const int* in, int* out, int n, cudaStream_t stream) {
   mvit::launch(warp_ops_kernel, dim3(1), dim3(n), 0, stream, in, out, n);
 }
 
+__global__ void intrinsics_kernel(const float* in, float* out) {
+  const float x = __ldg(&in[0]);                                    // 2.0
+  const float nan = in[1];                                          // NaN
+  out[0] = rsqrtf(x * 2.0f);                                        // 0.5
+  out[1] = __expf(0.0f);                                            // 1
+  out[2] = expf(1.0f);                                              // e
+  out[3] = fmaf(x, 3.0f, 1.0f);                                     // 7
+  out[4] = __fdividef(x, 8.0f);                                     // 0.25
+  out[5] = __saturatef(1.5f);                                       // 1
+  out[6] = __saturatef(-0.5f);                                      // 0
+  out[7] = __saturatef(nan);                                        // 0 (NaN saturates to 0)
+  out[8] = static_cast<float>(__popc(0xF0F0u));                     // 8
+  out[9] = static_cast<float>(__clz(1));                            // 31
+  out[10] = static_cast<float>(__ffs(0x50));                        // 5
+  out[11] = static_cast<float>(__brev(1u) == 0x80000000u);          // 1
+  out[12] = static_cast<float>(min(3, -4));                         // -4
+  out[13] = static_cast<float>(max(3u, 4u));                        // 4
+  out[14] = fminf(x, -1.0f);                                        // -1
+  out[15] = max(x, 5.0f);                                           // 5
+  out[16] = __int_as_float(0x3f800000);                             // 1
+  out[17] = static_cast<float>(__float_as_uint(x) == 0x40000000u);  // 1
+  out[18] = tanhf(0.0f) + sqrtf(16.0f);                             // 4
+  out[19] = __half2float(__float2half(x) * __float2half(x));        // 4 (__half arithmetic)
+}
+
+void intrinsics(const float* in, float* out, cudaStream_t stream) {
+  mvit::launch(intrinsics_kernel, dim3(1), dim3(1), 0, stream, in, out);
+}
+
 __global__ void barrier_reductions_kernel(const int* in, int* out) {
   const int pred = in[blockIdx.x * blockDim.x + threadIdx.x] != 0;
   const int count = __syncthreads_count(pred);

@@ -82,7 +82,13 @@ TEST_F(FaultTest, BlockOver1024ThreadsIsALaunchError) {
     EXPECT_TRUE(contains(e.what(), "empty_kernel_impl")) << e.what();
     EXPECT_TRUE(contains(e.what(), "1025 threads exceeds the limits")) << e.what();
   }
-  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "launch errors are not sticky";
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "the launch check consumed the error";
+  // Without the launch check: the error stays until read, Peek leaves it, Get clears it.
+  EXPECT_EQ(cudaMalloc(nullptr, 4), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaPeekAtLastError(), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaPeekAtLastError(), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "launch and argument errors are not sticky";
 }
 
 TEST_F(FaultTest, OtherLaunchGeometryLimits) {

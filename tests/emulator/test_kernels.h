@@ -15,6 +15,11 @@ namespace emutest {
 constexpr int kWarpOpResults = 9;
 void warp_ops(const int* in, int* out, int n, cudaStream_t stream);
 
+// The math and bit intrinsics of the portable subset, each applied to fixed inputs; out[i] is
+// the i-th result (see intrinsics_kernel for the list). Single thread.
+constexpr int kIntrinsicResults = 20;
+void intrinsics(const float* in, float* out, cudaStream_t stream);
+
 // out[3 * b + {0,1,2}] = __syncthreads_count/_and/_or(pred) per block b, pred = in[thread] != 0.
 void barrier_reductions(const int* in, int* out, int blocks, int threads, cudaStream_t stream);
 

@@ -56,6 +56,16 @@ TEST(Scheduler, WarpShufflesAndVotesMatchTheProgrammingGuide) {
   }
 }
 
+TEST(Scheduler, MathAndBitIntrinsicsMatchTheirDefinitions) {
+  DeviceArray<float> in(std::vector<float>{2.0f, std::nanf("")}), out(kIntrinsicResults);
+  intrinsics(in.get(), out.get(), nullptr);
+  const std::vector<float> want = {0.5f,  1.0f, std::exp(1.0f), 7.0f, 0.25f, 1.0f,  0.0f,
+                                   0.0f,  8.0f, 31.0f,          5.0f, 1.0f,  -4.0f, 4.0f,
+                                   -1.0f, 5.0f, 1.0f,           1.0f, 4.0f,  4.0f};
+  const std::vector<float> got = out.download();
+  for (int i = 0; i < kIntrinsicResults; ++i) EXPECT_FLOAT_EQ(got[i], want[i]) << "result " << i;
+}
+
 TEST(Scheduler, BarrierReductionsCountAndOr) {
   const int blocks = 3, threads = 96;
   std::vector<int> pred(blocks * threads, 0);
