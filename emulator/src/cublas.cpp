@@ -568,24 +568,10 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t handle, cublasOperation_
                                          long long strideA, const float* B, int ldb,
                                          long long strideB, const float* beta, float* C, int ldc,
                                          long long strideC, int batchCount) {
-  const GemmArgs g{"cublasSgemmStridedBatched",
-                   transa,
-                   transb,
-                   m,
-                   n,
-                   k,
-                   alpha,
-                   A,
-                   lda,
-                   strideA,
-                   B,
-                   ldb,
-                   strideB,
-                   beta,
-                   C,
-                   ldc,
-                   strideC,
-                   batchCount};
+  // clang-format off
+  const GemmArgs g{"cublasSgemmStridedBatched", transa, transb, m, n, k, alpha, A, lda, strideA,
+                   B, ldb, strideB, beta, C, ldc, strideC, batchCount};
+  // clang-format on
   return mvit::emu::sgemm(handle, g);
 }
 
@@ -608,23 +594,9 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation
                                           const void* beta, void* C, cudaDataType Ctype, int ldc,
                                           long long strideC, int batchCount,
                                           cublasComputeType_t computeType, cublasGemmAlgo_t algo) {
-  const GemmArgs g{"cublasGemmStridedBatchedEx",
-                   transa,
-                   transb,
-                   m,
-                   n,
-                   k,
-                   alpha,
-                   A,
-                   lda,
-                   strideA,
-                   B,
-                   ldb,
-                   strideB,
-                   beta,
-                   C,
-                   ldc,
-                   strideC,
-                   batchCount};
+  // clang-format off
+  const GemmArgs g{"cublasGemmStridedBatchedEx", transa, transb, m, n, k, alpha, A, lda, strideA,
+                   B, ldb, strideB, beta, C, ldc, strideC, batchCount};
+  // clang-format on
   return mvit::emu::gemm_ex(handle, g, Atype, Btype, Ctype, computeType, algo);
 }

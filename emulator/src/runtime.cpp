@@ -137,23 +137,24 @@ namespace {
 cudaError_t validate_launch(const KernelLaunch& l) {
   const dim3 b = l.block, g = l.grid;
   const unsigned long long threads = 1ull * b.x * b.y * b.z;
-  const std::string name = symbol_name(l.kernel);
+  // The kernel's name is looked up and demangled only for a message: not on every launch.
+  auto name = [&] { return symbol_name(l.kernel); };
   if (b.x == 0 || b.y == 0 || b.z == 0 || g.x == 0 || g.y == 0 || g.z == 0) {
     return fail_api(cudaErrorInvalidConfiguration,
                     format("launch of %s with an empty grid (%u,%u,%u) or block (%u,%u,%u)",
-                           name.c_str(), g.x, g.y, g.z, b.x, b.y, b.z));
+                           name().c_str(), g.x, g.y, g.z, b.x, b.y, b.z));
   }
   if (b.x > 1024 || b.y > 1024 || b.z > 64 || threads > 1024) {
     return fail_api(cudaErrorInvalidConfiguration,
                     format("launch of %s: block (%u,%u,%u) = %llu threads exceeds the limits "
                            "(1024 threads; x, y <= 1024, z <= 64)",
-                           name.c_str(), b.x, b.y, b.z, threads));
+                           name().c_str(), b.x, b.y, b.z, threads));
   }
   if (g.x > 2147483647u || g.y > 65535 || g.z > 65535) {
     return fail_api(cudaErrorInvalidConfiguration,
                     format("launch of %s: grid (%u,%u,%u) exceeds the limits (x < 2^31, y, z <= "
                            "65535)",
-                           name.c_str(), g.x, g.y, g.z));
+                           name().c_str(), g.x, g.y, g.z));
   }
   size_t limit = kDefaultDynamicSharedLimit;
   {
@@ -167,7 +168,7 @@ cudaError_t validate_launch(const KernelLaunch& l) {
                            "limit of %zu (raise it with cudaFuncSetAttribute("
                            "cudaFuncAttributeMaxDynamicSharedMemorySize), up to %zu on this "
                            "device)",
-                           name.c_str(), l.dynamic_smem, limit, shared_optin_limit()));
+                           name().c_str(), l.dynamic_smem, limit, shared_optin_limit()));
   }
   return cudaSuccess;
 }
