@@ -1,334 +1,196 @@
-// cudaGetErrorName / cudaGetErrorString for the emulated runtime. The names are the enumerators of
-// cudaError in the toolkit's driver_types.h; the descriptions are the CUDA runtime's own texts for
-// the errors the emulator reports, and the name for the rest.
+// cudaGetErrorName / cudaGetErrorString for the emulated runtime, both served from one table. The
+// names are the enumerators of cudaError in the toolkit's driver_types.h; the descriptions are the
+// CUDA runtime's own texts for the errors the emulator reports, and the name for the rest.
 #include <cuda_runtime_api.h>
 
-const char* cudaGetErrorName(cudaError_t error) {
-  switch (error) {
-    case cudaSuccess:
-      return "cudaSuccess";
-    case cudaErrorInvalidValue:
-      return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation:
-      return "cudaErrorMemoryAllocation";
-    case cudaErrorInitializationError:
-      return "cudaErrorInitializationError";
-    case cudaErrorCudartUnloading:
-      return "cudaErrorCudartUnloading";
-    case cudaErrorProfilerDisabled:
-      return "cudaErrorProfilerDisabled";
-    case cudaErrorProfilerNotInitialized:
-      return "cudaErrorProfilerNotInitialized";
-    case cudaErrorProfilerAlreadyStarted:
-      return "cudaErrorProfilerAlreadyStarted";
-    case cudaErrorProfilerAlreadyStopped:
-      return "cudaErrorProfilerAlreadyStopped";
-    case cudaErrorInvalidConfiguration:
-      return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidPitchValue:
-      return "cudaErrorInvalidPitchValue";
-    case cudaErrorInvalidSymbol:
-      return "cudaErrorInvalidSymbol";
-    case cudaErrorInvalidHostPointer:
-      return "cudaErrorInvalidHostPointer";
-    case cudaErrorInvalidDevicePointer:
-      return "cudaErrorInvalidDevicePointer";
-    case cudaErrorInvalidTexture:
-      return "cudaErrorInvalidTexture";
-    case cudaErrorInvalidTextureBinding:
-      return "cudaErrorInvalidTextureBinding";
-    case cudaErrorInvalidChannelDescriptor:
-      return "cudaErrorInvalidChannelDescriptor";
-    case cudaErrorInvalidMemcpyDirection:
-      return "cudaErrorInvalidMemcpyDirection";
-    case cudaErrorAddressOfConstant:
-      return "cudaErrorAddressOfConstant";
-    case cudaErrorTextureFetchFailed:
-      return "cudaErrorTextureFetchFailed";
-    case cudaErrorTextureNotBound:
-      return "cudaErrorTextureNotBound";
-    case cudaErrorSynchronizationError:
-      return "cudaErrorSynchronizationError";
-    case cudaErrorInvalidFilterSetting:
-      return "cudaErrorInvalidFilterSetting";
-    case cudaErrorInvalidNormSetting:
-      return "cudaErrorInvalidNormSetting";
-    case cudaErrorMixedDeviceExecution:
-      return "cudaErrorMixedDeviceExecution";
-    case cudaErrorNotYetImplemented:
-      return "cudaErrorNotYetImplemented";
-    case cudaErrorMemoryValueTooLarge:
-      return "cudaErrorMemoryValueTooLarge";
-    case cudaErrorStubLibrary:
-      return "cudaErrorStubLibrary";
-    case cudaErrorInsufficientDriver:
-      return "cudaErrorInsufficientDriver";
-    case cudaErrorCallRequiresNewerDriver:
-      return "cudaErrorCallRequiresNewerDriver";
-    case cudaErrorInvalidSurface:
-      return "cudaErrorInvalidSurface";
-    case cudaErrorDuplicateVariableName:
-      return "cudaErrorDuplicateVariableName";
-    case cudaErrorDuplicateTextureName:
-      return "cudaErrorDuplicateTextureName";
-    case cudaErrorDuplicateSurfaceName:
-      return "cudaErrorDuplicateSurfaceName";
-    case cudaErrorDevicesUnavailable:
-      return "cudaErrorDevicesUnavailable";
-    case cudaErrorIncompatibleDriverContext:
-      return "cudaErrorIncompatibleDriverContext";
-    case cudaErrorMissingConfiguration:
-      return "cudaErrorMissingConfiguration";
-    case cudaErrorPriorLaunchFailure:
-      return "cudaErrorPriorLaunchFailure";
-    case cudaErrorLaunchMaxDepthExceeded:
-      return "cudaErrorLaunchMaxDepthExceeded";
-    case cudaErrorLaunchFileScopedTex:
-      return "cudaErrorLaunchFileScopedTex";
-    case cudaErrorLaunchFileScopedSurf:
-      return "cudaErrorLaunchFileScopedSurf";
-    case cudaErrorSyncDepthExceeded:
-      return "cudaErrorSyncDepthExceeded";
-    case cudaErrorLaunchPendingCountExceeded:
-      return "cudaErrorLaunchPendingCountExceeded";
-    case cudaErrorInvalidDeviceFunction:
-      return "cudaErrorInvalidDeviceFunction";
-    case cudaErrorNoDevice:
-      return "cudaErrorNoDevice";
-    case cudaErrorInvalidDevice:
-      return "cudaErrorInvalidDevice";
-    case cudaErrorDeviceNotLicensed:
-      return "cudaErrorDeviceNotLicensed";
-    case cudaErrorSoftwareValidityNotEstablished:
-      return "cudaErrorSoftwareValidityNotEstablished";
-    case cudaErrorStartupFailure:
-      return "cudaErrorStartupFailure";
-    case cudaErrorInvalidKernelImage:
-      return "cudaErrorInvalidKernelImage";
-    case cudaErrorDeviceUninitialized:
-      return "cudaErrorDeviceUninitialized";
-    case cudaErrorMapBufferObjectFailed:
-      return "cudaErrorMapBufferObjectFailed";
-    case cudaErrorUnmapBufferObjectFailed:
-      return "cudaErrorUnmapBufferObjectFailed";
-    case cudaErrorArrayIsMapped:
-      return "cudaErrorArrayIsMapped";
-    case cudaErrorAlreadyMapped:
-      return "cudaErrorAlreadyMapped";
-    case cudaErrorNoKernelImageForDevice:
-      return "cudaErrorNoKernelImageForDevice";
-    case cudaErrorAlreadyAcquired:
-      return "cudaErrorAlreadyAcquired";
-    case cudaErrorNotMapped:
-      return "cudaErrorNotMapped";
-    case cudaErrorNotMappedAsArray:
-      return "cudaErrorNotMappedAsArray";
-    case cudaErrorNotMappedAsPointer:
-      return "cudaErrorNotMappedAsPointer";
-    case cudaErrorECCUncorrectable:
-      return "cudaErrorECCUncorrectable";
-    case cudaErrorUnsupportedLimit:
-      return "cudaErrorUnsupportedLimit";
-    case cudaErrorDeviceAlreadyInUse:
-      return "cudaErrorDeviceAlreadyInUse";
-    case cudaErrorPeerAccessUnsupported:
-      return "cudaErrorPeerAccessUnsupported";
-    case cudaErrorInvalidPtx:
-      return "cudaErrorInvalidPtx";
-    case cudaErrorInvalidGraphicsContext:
-      return "cudaErrorInvalidGraphicsContext";
-    case cudaErrorNvlinkUncorrectable:
-      return "cudaErrorNvlinkUncorrectable";
-    case cudaErrorJitCompilerNotFound:
-      return "cudaErrorJitCompilerNotFound";
-    case cudaErrorUnsupportedPtxVersion:
-      return "cudaErrorUnsupportedPtxVersion";
-    case cudaErrorJitCompilationDisabled:
-      return "cudaErrorJitCompilationDisabled";
-    case cudaErrorUnsupportedExecAffinity:
-      return "cudaErrorUnsupportedExecAffinity";
-    case cudaErrorUnsupportedDevSideSync:
-      return "cudaErrorUnsupportedDevSideSync";
-    case cudaErrorContained:
-      return "cudaErrorContained";
-    case cudaErrorInvalidSource:
-      return "cudaErrorInvalidSource";
-    case cudaErrorFileNotFound:
-      return "cudaErrorFileNotFound";
-    case cudaErrorSharedObjectSymbolNotFound:
-      return "cudaErrorSharedObjectSymbolNotFound";
-    case cudaErrorSharedObjectInitFailed:
-      return "cudaErrorSharedObjectInitFailed";
-    case cudaErrorOperatingSystem:
-      return "cudaErrorOperatingSystem";
-    case cudaErrorInvalidResourceHandle:
-      return "cudaErrorInvalidResourceHandle";
-    case cudaErrorIllegalState:
-      return "cudaErrorIllegalState";
-    case cudaErrorLossyQuery:
-      return "cudaErrorLossyQuery";
-    case cudaErrorSymbolNotFound:
-      return "cudaErrorSymbolNotFound";
-    case cudaErrorNotReady:
-      return "cudaErrorNotReady";
-    case cudaErrorIllegalAddress:
-      return "cudaErrorIllegalAddress";
-    case cudaErrorLaunchOutOfResources:
-      return "cudaErrorLaunchOutOfResources";
-    case cudaErrorLaunchTimeout:
-      return "cudaErrorLaunchTimeout";
-    case cudaErrorLaunchIncompatibleTexturing:
-      return "cudaErrorLaunchIncompatibleTexturing";
-    case cudaErrorPeerAccessAlreadyEnabled:
-      return "cudaErrorPeerAccessAlreadyEnabled";
-    case cudaErrorPeerAccessNotEnabled:
-      return "cudaErrorPeerAccessNotEnabled";
-    case cudaErrorSetOnActiveProcess:
-      return "cudaErrorSetOnActiveProcess";
-    case cudaErrorContextIsDestroyed:
-      return "cudaErrorContextIsDestroyed";
-    case cudaErrorAssert:
-      return "cudaErrorAssert";
-    case cudaErrorTooManyPeers:
-      return "cudaErrorTooManyPeers";
-    case cudaErrorHostMemoryAlreadyRegistered:
-      return "cudaErrorHostMemoryAlreadyRegistered";
-    case cudaErrorHostMemoryNotRegistered:
-      return "cudaErrorHostMemoryNotRegistered";
-    case cudaErrorHardwareStackError:
-      return "cudaErrorHardwareStackError";
-    case cudaErrorIllegalInstruction:
-      return "cudaErrorIllegalInstruction";
-    case cudaErrorMisalignedAddress:
-      return "cudaErrorMisalignedAddress";
-    case cudaErrorInvalidAddressSpace:
-      return "cudaErrorInvalidAddressSpace";
-    case cudaErrorInvalidPc:
-      return "cudaErrorInvalidPc";
-    case cudaErrorLaunchFailure:
-      return "cudaErrorLaunchFailure";
-    case cudaErrorCooperativeLaunchTooLarge:
-      return "cudaErrorCooperativeLaunchTooLarge";
-    case cudaErrorTensorMemoryLeak:
-      return "cudaErrorTensorMemoryLeak";
-    case cudaErrorNotPermitted:
-      return "cudaErrorNotPermitted";
-    case cudaErrorNotSupported:
-      return "cudaErrorNotSupported";
-    case cudaErrorSystemNotReady:
-      return "cudaErrorSystemNotReady";
-    case cudaErrorSystemDriverMismatch:
-      return "cudaErrorSystemDriverMismatch";
-    case cudaErrorCompatNotSupportedOnDevice:
-      return "cudaErrorCompatNotSupportedOnDevice";
-    case cudaErrorMpsConnectionFailed:
-      return "cudaErrorMpsConnectionFailed";
-    case cudaErrorMpsRpcFailure:
-      return "cudaErrorMpsRpcFailure";
-    case cudaErrorMpsServerNotReady:
-      return "cudaErrorMpsServerNotReady";
-    case cudaErrorMpsMaxClientsReached:
-      return "cudaErrorMpsMaxClientsReached";
-    case cudaErrorMpsMaxConnectionsReached:
-      return "cudaErrorMpsMaxConnectionsReached";
-    case cudaErrorMpsClientTerminated:
-      return "cudaErrorMpsClientTerminated";
-    case cudaErrorCdpNotSupported:
-      return "cudaErrorCdpNotSupported";
-    case cudaErrorCdpVersionMismatch:
-      return "cudaErrorCdpVersionMismatch";
-    case cudaErrorStreamCaptureUnsupported:
-      return "cudaErrorStreamCaptureUnsupported";
-    case cudaErrorStreamCaptureInvalidated:
-      return "cudaErrorStreamCaptureInvalidated";
-    case cudaErrorStreamCaptureMerge:
-      return "cudaErrorStreamCaptureMerge";
-    case cudaErrorStreamCaptureUnmatched:
-      return "cudaErrorStreamCaptureUnmatched";
-    case cudaErrorStreamCaptureUnjoined:
-      return "cudaErrorStreamCaptureUnjoined";
-    case cudaErrorStreamCaptureIsolation:
-      return "cudaErrorStreamCaptureIsolation";
-    case cudaErrorStreamCaptureImplicit:
-      return "cudaErrorStreamCaptureImplicit";
-    case cudaErrorCapturedEvent:
-      return "cudaErrorCapturedEvent";
-    case cudaErrorStreamCaptureWrongThread:
-      return "cudaErrorStreamCaptureWrongThread";
-    case cudaErrorTimeout:
-      return "cudaErrorTimeout";
-    case cudaErrorGraphExecUpdateFailure:
-      return "cudaErrorGraphExecUpdateFailure";
-    case cudaErrorExternalDevice:
-      return "cudaErrorExternalDevice";
-    case cudaErrorInvalidClusterSize:
-      return "cudaErrorInvalidClusterSize";
-    case cudaErrorFunctionNotLoaded:
-      return "cudaErrorFunctionNotLoaded";
-    case cudaErrorInvalidResourceType:
-      return "cudaErrorInvalidResourceType";
-    case cudaErrorInvalidResourceConfiguration:
-      return "cudaErrorInvalidResourceConfiguration";
-    case cudaErrorUnknown:
-      return "cudaErrorUnknown";
-    case cudaErrorApiFailureBase:
-      return "cudaErrorApiFailureBase";
-    default:
-      return "cudaErrorUnknown";
+#include <cstddef>
+
+namespace {
+
+struct ErrorEntry {
+  cudaError_t code;
+  const char* name;
+  const char* description;  // nullptr: cudaGetErrorString returns the name
+};
+
+// The name is the enumerator itself, spelled by the preprocessor, so the two cannot disagree.
+#define MVIT_EMU_ERROR(code, description) \
+  { code, #code, description }
+
+constexpr ErrorEntry kErrors[] = {
+    MVIT_EMU_ERROR(cudaSuccess, "no error"),
+    MVIT_EMU_ERROR(cudaErrorInvalidValue, "invalid argument"),
+    MVIT_EMU_ERROR(cudaErrorMemoryAllocation, "out of memory"),
+    MVIT_EMU_ERROR(cudaErrorInitializationError, "initialization error"),
+    MVIT_EMU_ERROR(cudaErrorCudartUnloading, nullptr),
+    MVIT_EMU_ERROR(cudaErrorProfilerDisabled, nullptr),
+    MVIT_EMU_ERROR(cudaErrorProfilerNotInitialized, nullptr),
+    MVIT_EMU_ERROR(cudaErrorProfilerAlreadyStarted, nullptr),
+    MVIT_EMU_ERROR(cudaErrorProfilerAlreadyStopped, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidConfiguration, "invalid configuration argument"),
+    MVIT_EMU_ERROR(cudaErrorInvalidPitchValue, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidSymbol, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidHostPointer, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidDevicePointer, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidTexture, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidTextureBinding, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidChannelDescriptor, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidMemcpyDirection, "invalid copy direction for memcpy"),
+    MVIT_EMU_ERROR(cudaErrorAddressOfConstant, nullptr),
+    MVIT_EMU_ERROR(cudaErrorTextureFetchFailed, nullptr),
+    MVIT_EMU_ERROR(cudaErrorTextureNotBound, nullptr),
+    MVIT_EMU_ERROR(cudaErrorSynchronizationError, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidFilterSetting, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidNormSetting, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMixedDeviceExecution, nullptr),
+    MVIT_EMU_ERROR(cudaErrorNotYetImplemented, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMemoryValueTooLarge, nullptr),
+    MVIT_EMU_ERROR(cudaErrorStubLibrary, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInsufficientDriver,
+                   "CUDA driver version is insufficient for CUDA runtime version"),
+    MVIT_EMU_ERROR(cudaErrorCallRequiresNewerDriver, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidSurface, nullptr),
+    MVIT_EMU_ERROR(cudaErrorDuplicateVariableName, nullptr),
+    MVIT_EMU_ERROR(cudaErrorDuplicateTextureName, nullptr),
+    MVIT_EMU_ERROR(cudaErrorDuplicateSurfaceName, nullptr),
+    MVIT_EMU_ERROR(cudaErrorDevicesUnavailable, nullptr),
+    MVIT_EMU_ERROR(cudaErrorIncompatibleDriverContext, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMissingConfiguration, nullptr),
+    MVIT_EMU_ERROR(cudaErrorPriorLaunchFailure, nullptr),
+    MVIT_EMU_ERROR(cudaErrorLaunchMaxDepthExceeded, nullptr),
+    MVIT_EMU_ERROR(cudaErrorLaunchFileScopedTex, nullptr),
+    MVIT_EMU_ERROR(cudaErrorLaunchFileScopedSurf, nullptr),
+    MVIT_EMU_ERROR(cudaErrorSyncDepthExceeded, nullptr),
+    MVIT_EMU_ERROR(cudaErrorLaunchPendingCountExceeded, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidDeviceFunction, "invalid device function"),
+    MVIT_EMU_ERROR(cudaErrorNoDevice, "no CUDA-capable device is detected"),
+    MVIT_EMU_ERROR(cudaErrorInvalidDevice, "invalid device ordinal"),
+    MVIT_EMU_ERROR(cudaErrorDeviceNotLicensed, nullptr),
+    MVIT_EMU_ERROR(cudaErrorSoftwareValidityNotEstablished, nullptr),
+    MVIT_EMU_ERROR(cudaErrorStartupFailure, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidKernelImage, nullptr),
+    MVIT_EMU_ERROR(cudaErrorDeviceUninitialized, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMapBufferObjectFailed, nullptr),
+    MVIT_EMU_ERROR(cudaErrorUnmapBufferObjectFailed, nullptr),
+    MVIT_EMU_ERROR(cudaErrorArrayIsMapped, nullptr),
+    MVIT_EMU_ERROR(cudaErrorAlreadyMapped, nullptr),
+    MVIT_EMU_ERROR(cudaErrorNoKernelImageForDevice, nullptr),
+    MVIT_EMU_ERROR(cudaErrorAlreadyAcquired, nullptr),
+    MVIT_EMU_ERROR(cudaErrorNotMapped, nullptr),
+    MVIT_EMU_ERROR(cudaErrorNotMappedAsArray, nullptr),
+    MVIT_EMU_ERROR(cudaErrorNotMappedAsPointer, nullptr),
+    MVIT_EMU_ERROR(cudaErrorECCUncorrectable, nullptr),
+    MVIT_EMU_ERROR(cudaErrorUnsupportedLimit, nullptr),
+    MVIT_EMU_ERROR(cudaErrorDeviceAlreadyInUse, nullptr),
+    MVIT_EMU_ERROR(cudaErrorPeerAccessUnsupported, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidPtx, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidGraphicsContext, nullptr),
+    MVIT_EMU_ERROR(cudaErrorNvlinkUncorrectable, nullptr),
+    MVIT_EMU_ERROR(cudaErrorJitCompilerNotFound, nullptr),
+    MVIT_EMU_ERROR(cudaErrorUnsupportedPtxVersion, nullptr),
+    MVIT_EMU_ERROR(cudaErrorJitCompilationDisabled, nullptr),
+    MVIT_EMU_ERROR(cudaErrorUnsupportedExecAffinity, nullptr),
+    MVIT_EMU_ERROR(cudaErrorUnsupportedDevSideSync, nullptr),
+    MVIT_EMU_ERROR(cudaErrorContained, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidSource, nullptr),
+    MVIT_EMU_ERROR(cudaErrorFileNotFound, nullptr),
+    MVIT_EMU_ERROR(cudaErrorSharedObjectSymbolNotFound, nullptr),
+    MVIT_EMU_ERROR(cudaErrorSharedObjectInitFailed, nullptr),
+    MVIT_EMU_ERROR(cudaErrorOperatingSystem, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidResourceHandle, "invalid resource handle"),
+    MVIT_EMU_ERROR(cudaErrorIllegalState, "the operation cannot be performed in the present state"),
+    MVIT_EMU_ERROR(cudaErrorLossyQuery, nullptr),
+    MVIT_EMU_ERROR(cudaErrorSymbolNotFound, nullptr),
+    MVIT_EMU_ERROR(cudaErrorNotReady, "device not ready"),
+    MVIT_EMU_ERROR(cudaErrorIllegalAddress, "an illegal memory access was encountered"),
+    MVIT_EMU_ERROR(cudaErrorLaunchOutOfResources, "too many resources requested for launch"),
+    MVIT_EMU_ERROR(cudaErrorLaunchTimeout, nullptr),
+    MVIT_EMU_ERROR(cudaErrorLaunchIncompatibleTexturing, nullptr),
+    MVIT_EMU_ERROR(cudaErrorPeerAccessAlreadyEnabled, nullptr),
+    MVIT_EMU_ERROR(cudaErrorPeerAccessNotEnabled, nullptr),
+    MVIT_EMU_ERROR(cudaErrorSetOnActiveProcess, nullptr),
+    MVIT_EMU_ERROR(cudaErrorContextIsDestroyed, nullptr),
+    MVIT_EMU_ERROR(cudaErrorAssert, nullptr),
+    MVIT_EMU_ERROR(cudaErrorTooManyPeers, nullptr),
+    MVIT_EMU_ERROR(cudaErrorHostMemoryAlreadyRegistered, nullptr),
+    MVIT_EMU_ERROR(cudaErrorHostMemoryNotRegistered, nullptr),
+    MVIT_EMU_ERROR(cudaErrorHardwareStackError, nullptr),
+    MVIT_EMU_ERROR(cudaErrorIllegalInstruction, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMisalignedAddress, "misaligned address"),
+    MVIT_EMU_ERROR(cudaErrorInvalidAddressSpace, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidPc, nullptr),
+    MVIT_EMU_ERROR(cudaErrorLaunchFailure, "unspecified launch failure"),
+    MVIT_EMU_ERROR(cudaErrorCooperativeLaunchTooLarge, nullptr),
+    MVIT_EMU_ERROR(cudaErrorTensorMemoryLeak, nullptr),
+    MVIT_EMU_ERROR(cudaErrorNotPermitted, nullptr),
+    MVIT_EMU_ERROR(cudaErrorNotSupported, "operation not supported"),
+    MVIT_EMU_ERROR(cudaErrorSystemNotReady, nullptr),
+    MVIT_EMU_ERROR(cudaErrorSystemDriverMismatch, nullptr),
+    MVIT_EMU_ERROR(cudaErrorCompatNotSupportedOnDevice, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMpsConnectionFailed, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMpsRpcFailure, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMpsServerNotReady, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMpsMaxClientsReached, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMpsMaxConnectionsReached, nullptr),
+    MVIT_EMU_ERROR(cudaErrorMpsClientTerminated, nullptr),
+    MVIT_EMU_ERROR(cudaErrorCdpNotSupported, nullptr),
+    MVIT_EMU_ERROR(cudaErrorCdpVersionMismatch, nullptr),
+    MVIT_EMU_ERROR(cudaErrorStreamCaptureUnsupported,
+                   "operation not permitted when stream is capturing"),
+    MVIT_EMU_ERROR(cudaErrorStreamCaptureInvalidated,
+                   "operation failed due to a previous error during capture"),
+    MVIT_EMU_ERROR(cudaErrorStreamCaptureMerge, nullptr),
+    MVIT_EMU_ERROR(cudaErrorStreamCaptureUnmatched,
+                   "capture was not ended in the same stream as it began"),
+    MVIT_EMU_ERROR(cudaErrorStreamCaptureUnjoined, nullptr),
+    MVIT_EMU_ERROR(cudaErrorStreamCaptureIsolation, nullptr),
+    MVIT_EMU_ERROR(cudaErrorStreamCaptureImplicit,
+                   "operation would make the legacy stream depend on a capturing blocking stream"),
+    MVIT_EMU_ERROR(cudaErrorCapturedEvent, nullptr),
+    MVIT_EMU_ERROR(cudaErrorStreamCaptureWrongThread,
+                   "attempt to terminate a thread-local capture sequence from another thread"),
+    MVIT_EMU_ERROR(cudaErrorTimeout, nullptr),
+    MVIT_EMU_ERROR(cudaErrorGraphExecUpdateFailure, nullptr),
+    MVIT_EMU_ERROR(cudaErrorExternalDevice, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidClusterSize, nullptr),
+    MVIT_EMU_ERROR(cudaErrorFunctionNotLoaded, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidResourceType, nullptr),
+    MVIT_EMU_ERROR(cudaErrorInvalidResourceConfiguration, nullptr),
+    MVIT_EMU_ERROR(cudaErrorUnknown, "unknown error"),
+    MVIT_EMU_ERROR(cudaErrorApiFailureBase, nullptr),
+};
+
+#undef MVIT_EMU_ERROR
+
+// What a switch over the codes checked for free: no code is listed twice.
+constexpr bool codes_are_distinct() {
+  constexpr size_t n = sizeof kErrors / sizeof kErrors[0];
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      if (kErrors[i].code == kErrors[j].code) return false;
+    }
   }
+  return true;
+}
+static_assert(codes_are_distinct(), "an error code is listed twice in kErrors");
+
+// The entry for `error`, or nullptr for a code the table does not list.
+const ErrorEntry* find_error(cudaError_t error) {
+  for (const ErrorEntry& e : kErrors) {
+    if (e.code == error) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const char* cudaGetErrorName(cudaError_t error) {
+  const ErrorEntry* e = find_error(error);
+  return e != nullptr ? e->name : "cudaErrorUnknown";
 }
 
 const char* cudaGetErrorString(cudaError_t error) {
-  switch (error) {
-    case cudaSuccess:
-      return "no error";
-    case cudaErrorInvalidValue:
-      return "invalid argument";
-    case cudaErrorMemoryAllocation:
-      return "out of memory";
-    case cudaErrorInitializationError:
-      return "initialization error";
-    case cudaErrorInvalidConfiguration:
-      return "invalid configuration argument";
-    case cudaErrorInvalidDevice:
-      return "invalid device ordinal";
-    case cudaErrorInvalidMemcpyDirection:
-      return "invalid copy direction for memcpy";
-    case cudaErrorInsufficientDriver:
-      return "CUDA driver version is insufficient for CUDA runtime version";
-    case cudaErrorNoDevice:
-      return "no CUDA-capable device is detected";
-    case cudaErrorInvalidDeviceFunction:
-      return "invalid device function";
-    case cudaErrorInvalidResourceHandle:
-      return "invalid resource handle";
-    case cudaErrorNotReady:
-      return "device not ready";
-    case cudaErrorIllegalAddress:
-      return "an illegal memory access was encountered";
-    case cudaErrorLaunchOutOfResources:
-      return "too many resources requested for launch";
-    case cudaErrorLaunchFailure:
-      return "unspecified launch failure";
-    case cudaErrorNotSupported:
-      return "operation not supported";
-    case cudaErrorIllegalState:
-      return "the operation cannot be performed in the present state";
-    case cudaErrorStreamCaptureUnsupported:
-      return "operation not permitted when stream is capturing";
-    case cudaErrorStreamCaptureInvalidated:
-      return "operation failed due to a previous error during capture";
-    case cudaErrorStreamCaptureImplicit:
-      return "operation would make the legacy stream depend on a capturing blocking stream";
-    case cudaErrorStreamCaptureWrongThread:
-      return "attempt to terminate a thread-local capture sequence from another thread";
-    case cudaErrorStreamCaptureUnmatched:
-      return "capture was not ended in the same stream as it began";
-    case cudaErrorUnknown:
-      return "unknown error";
-    case cudaErrorMisalignedAddress:
-      return "misaligned address";
-    default:
-      return cudaGetErrorName(error);
-  }
+  const ErrorEntry* e = find_error(error);
+  if (e != nullptr && e->description != nullptr) return e->description;
+  return cudaGetErrorName(error);
 }

@@ -1,16 +1,26 @@
-// The emulated CUDA runtime: errors, device memory, the device's description, kernel launches.
+// The emulated CUDA runtime: device memory, the device's description, kernel launches (the error
+// state is in error_state.cpp, streams in streams.cpp).
 // Declarations come from the real cuda_runtime_api.h; only the subset the library uses exists,
 // and libcudart is never linked into the emulated build.
 #include <sys/sysinfo.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <new>
+#include <string>
 
-#include "kernels/common/error.h"
+#include "error_state.h"
+#include "kernels/common/check.h"
+#include "mvit_emu/device_ops.h"
 #include "mvit_emu/emu.h"
-#include "runtime_state.h"
+#include "mvit_emu/launch.h"
 #include "scheduler.h"
+#include "streams.h"
+#include "symbols.h"
 
 namespace mvit {
 namespace emu {
@@ -18,12 +28,6 @@ namespace emu {
 using detail::format;
 
 namespace {
-
-thread_local cudaError_t t_last_error = cudaSuccess;
-std::mutex g_error_mutex;
-cudaError_t g_sticky = cudaSuccess;  // read without the lock on hot paths: see sticky_error()
-std::atomic<int> g_sticky_flag{0};
-std::map<int, std::string> g_details;
 
 std::mutex g_memory_mutex;
 std::map<uintptr_t, size_t> g_device;  // cudaMalloc'd ranges: start -> bytes
@@ -67,47 +71,6 @@ bool lookup(const std::map<uintptr_t, size_t>& m, const void* p, size_t bytes, b
 }
 
 }  // namespace
-
-cudaError_t set_last_error(cudaError_t status) {
-  if (status != cudaSuccess) t_last_error = status;
-  return status;
-}
-
-cudaError_t fail_api(cudaError_t status, const std::string& detail) {
-  set_error_detail(status, detail);
-  return set_last_error(status);
-}
-
-void set_error_detail(cudaError_t status, const std::string& detail) {
-  std::lock_guard<std::mutex> lock(g_error_mutex);
-  g_details[static_cast<int>(status)] = detail;
-}
-
-std::string error_detail(cudaError_t status) {
-  std::lock_guard<std::mutex> lock(g_error_mutex);
-  auto it = g_details.find(static_cast<int>(status));
-  return it == g_details.end() ? std::string() : it->second;
-}
-
-cudaError_t sticky_error() {
-  if (g_sticky_flag.load(std::memory_order_acquire) == 0) return cudaSuccess;
-  std::lock_guard<std::mutex> lock(g_error_mutex);
-  return g_sticky;
-}
-
-void set_sticky_error(cudaError_t status, const std::string& detail) {
-  std::lock_guard<std::mutex> lock(g_error_mutex);
-  if (g_sticky != cudaSuccess) return;  // the first fault is the one to report
-  g_sticky = status;
-  g_details[static_cast<int>(status)] = detail;
-  g_sticky_flag.store(1, std::memory_order_release);
-}
-
-void clear_sticky_error() {
-  std::lock_guard<std::mutex> lock(g_error_mutex);
-  g_sticky = cudaSuccess;
-  g_sticky_flag.store(0, std::memory_order_release);
-}
 
 bool is_device_range(const void* ptr, size_t bytes) {
   std::lock_guard<std::mutex> lock(g_memory_mutex);
@@ -202,21 +165,6 @@ void submit(std::shared_ptr<const KernelLaunch> launch, cudaStream_t stream) {
 
 using namespace mvit::emu;
 using mvit::detail::format;
-
-// ---- errors
-// --------------------------------------------------------------------------------------
-
-cudaError_t cudaGetLastError(void) {
-  if (cudaError_t s = sticky_error()) return s;
-  const cudaError_t e = t_last_error;
-  t_last_error = cudaSuccess;
-  return e;
-}
-
-cudaError_t cudaPeekAtLastError(void) {
-  if (cudaError_t s = sticky_error()) return s;
-  return t_last_error;
-}
 
 // ---- memory
 // ---------------------------------------------------------------------------------------
@@ -543,7 +491,7 @@ cudaError_t cudaDeviceReset(void) {
   }
   g_device.clear();
   clear_sticky_error();
-  t_last_error = cudaSuccess;
+  clear_last_error();
   return cudaSuccess;
 }
 

@@ -5,12 +5,78 @@
 // deterministic). The legacy default stream is ordered with every blocking stream in both
 // directions, as on a GPU. After a device fault the sticky error is set and no further operation
 // executes. A stream being captured records operations into a graph instead of running them.
-#include <chrono>
-#include <map>
+#include "streams.h"
 
-#include "kernels/common/error.h"
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "error_state.h"
+#include "kernels/common/check.h"
+#include "mvit_emu/device_ops.h"
 #include "mvit_emu/emu.h"
-#include "runtime_state.h"
+
+// The runtime's handle types (declared in driver_types.h); only this file looks inside them.
+struct CUgraph_st {
+  std::vector<std::function<void()>> ops;  // recorded in capture order
+};
+struct CUgraphExec_st {
+  std::shared_ptr<const std::vector<std::function<void()>>> ops;
+};
+
+struct CUevent_st {
+  std::mutex mutex;
+  std::condition_variable cv;
+  uint64_t recorded = 0;   // generation of the most recent cudaEventRecord
+  uint64_t completed = 0;  // highest generation whose record has executed
+  double time_ms = 0;      // host clock when the most recent record executed
+  bool timing = true;
+};
+
+namespace mvit {
+namespace emu {
+
+using Op = std::function<void()>;
+
+struct StreamOp {
+  Op fn;
+  std::vector<std::pair<std::shared_ptr<CUstream_st>, uint64_t>> after_streams;  // implicit order
+  std::shared_ptr<CUevent_st> after_event;  // cudaStreamWaitEvent
+  uint64_t after_event_generation = 0;
+};
+
+struct Capture {
+  bool active = false;
+  bool invalidated = false;
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+  std::thread::id thread;
+  std::unique_ptr<CUgraph_st> graph;
+  std::string why_invalidated;
+};
+
+}  // namespace emu
+}  // namespace mvit
+
+struct CUstream_st {
+  bool legacy = false;
+  bool blocking =
+      true;  // false for cudaStreamNonBlocking: no implicit order with the legacy stream
+  std::mutex mutex;
+  std::condition_variable cv_work, cv_done;
+  std::deque<mvit::emu::StreamOp> queue;
+  uint64_t enqueued = 0;
+  uint64_t completed = 0;
+  bool stop = false;
+  std::thread worker;
+  mvit::emu::Capture capture;  // guarded by the global capture mutex
+};
 
 namespace mvit {
 namespace emu {
@@ -169,6 +235,14 @@ cudaError_t route(CUstream_st& s, Op& fn, const char* api, bool* recorded) {
   return cudaSuccess;
 }
 
+bool any_capture_active() {
+  std::lock_guard<std::mutex> lock(g_streams_mutex);
+  for (auto& entry : g_streams) {
+    if (entry.second->capture.active) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::shared_ptr<CUstream_st> find_stream(cudaStream_t handle) {
@@ -214,14 +288,6 @@ cudaError_t enqueue(cudaStream_t handle, std::function<void()> fn, const char* a
   op.after_streams = implicit_deps(*s);
   push(*s, std::move(op));
   return cudaSuccess;
-}
-
-bool any_capture_active() {
-  std::lock_guard<std::mutex> lock(g_streams_mutex);
-  for (auto& entry : g_streams) {
-    if (entry.second->capture.active) return true;
-  }
-  return false;
 }
 
 cudaError_t check_unsafe_during_capture(const char* api) {

@@ -17,7 +17,7 @@
 #include <mutex>
 #include <string>
 
-#include "scheduler.h"
+#include "symbols.h"
 
 namespace mvit {
 namespace emu {
