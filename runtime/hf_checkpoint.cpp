@@ -1,9 +1,12 @@
 #include "runtime/hf_checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 #include "runtime/strict_json.h"
+#include "runtime/variants.h"
 
 namespace mvit {
 
@@ -15,10 +18,6 @@ namespace {
 
 // id2label of a 21k-class head nests 2 levels; 16 leaves room for anything a real config holds.
 constexpr int kMaxJsonDepth = 16;
-
-// Transformer depths of the three MobileViT stages: hard-coded in transformers'
-// MobileViTEncoder, not in config.json (ecosystem.md section 9.1).
-constexpr int kHfDepths[3] = {2, 4, 3};
 
 void reject_other_models(const JsonObject& cfg) {
   const std::string& src = cfg.source();
@@ -73,20 +72,15 @@ int64_t int_or(const JsonObject& o, const char* key, int64_t def, int64_t lo, in
   return o.has(key) ? o.integer(key, lo, hi) : def;
 }
 
+// The published size whose dims, channels and expansion the config repeats, else "custom".
 std::string variant_name(const std::vector<int64_t>& hidden, const std::vector<int64_t>& neck,
                          double expand) {
-  struct Known {
-    const char* name;
-    std::vector<int64_t> hidden, neck;
-    double expand;
-  };
-  static const Known known[] = {
-      {"xxs", {64, 80, 96}, {16, 16, 24, 48, 64, 80, 320}, 2.0},
-      {"xs", {96, 120, 144}, {16, 32, 48, 64, 80, 96, 384}, 4.0},
-      {"s", {144, 192, 240}, {16, 32, 64, 96, 128, 160, 640}, 4.0},
-  };
-  for (const Known& k : known) {
-    if (k.hidden == hidden && k.neck == neck && k.expand == expand) return k.name;
+  for (const VariantSizes& v : kVariants) {
+    if (std::equal(hidden.begin(), hidden.end(), std::begin(v.dims), std::end(v.dims)) &&
+        std::equal(neck.begin(), neck.end(), std::begin(v.channels), std::end(v.channels)) &&
+        v.expansion == expand) {
+      return v.name;
+    }
   }
   return "custom";
 }
@@ -99,10 +93,7 @@ BlockSpec hf_mv2(int in, int out, int stride, double ratio) {
   b.mv2.stride = stride;
   b.mv2.expansion = ratio;
   // transformers: make_divisible(int(round(in_channels * expand_ratio)), 8).
-  const int r = static_cast<int>(std::lround(in * ratio));
-  int d = std::max(8, (r + 4) / 8 * 8);
-  if (d < 0.9 * r) d += 8;
-  b.mv2.hidden_channels = d;
+  b.mv2.hidden_channels = make_divisible(static_cast<int>(std::lround(in * ratio)));
   return b;
 }
 
@@ -124,7 +115,7 @@ void build_stages(ModelSpec& spec, const std::vector<int64_t>& hidden,
     MobileVitSpec& m = b.mvit;
     m.channels = neck[3 + s];
     m.dim = hidden[s];
-    m.depth = kHfDepths[s];
+    m.depth = kVariantDepths[s];  // not in config.json: MobileViTEncoder hard-codes them
     m.heads = heads;
     MVIT_CHECK(m.dim % heads == 0,
                "%s: hidden_sizes[%d] = %d: expected a multiple of num_attention_heads (%d)",

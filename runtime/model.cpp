@@ -6,7 +6,7 @@
 #include <map>
 #include <memory>
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 #include "runtime/hf_checkpoint.h"
 #include "runtime/model_files.h"
 #include "runtime/model_json.h"
@@ -15,10 +15,7 @@
 namespace mvit {
 
 using detail::quote;
-
-const char* to_string(SourceFormat f) {
-  return f == SourceFormat::kModelDir ? "model directory" : "Hugging Face checkpoint";
-}
+using detail::shape_str;
 
 int64_t HostTensor::elements() const {
   int64_t n = 1;
@@ -60,12 +57,6 @@ float element(const HostTensor& t, int64_t i) {
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
-}
-
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 std::string name_list(const std::vector<std::string>& names) {
@@ -267,8 +258,36 @@ Model Model::from_files(const ModelFiles& f, const LoadOptions& options) {
   return m;
 }
 
+namespace {
+
+// A directory without model.safetensors: say what it holds instead. A Hugging Face config.json has
+// its say first (a MobileViTV2 folder gets the MobileViTV2 message, not one about weights).
+[[noreturn]] void fail_no_weights(const detail::FoundModelFiles& found) {
+  const char* dir = found.dir.c_str();
+  MVIT_CHECK(found.files.format == SourceFormat::kHuggingFace,
+             "%s: expected model.safetensors beside model.json, found none", dir);
+  std::vector<std::string> warnings;
+  spec_from_hf_config(found.files.config, found.files.config_name, nullptr, "", warnings);
+  MVIT_CHECK(!found.has_sharded_index,
+             "%s: holds a sharded checkpoint (model.safetensors.index.json); MobileViT fits one "
+             "file: expected model.safetensors",
+             dir);
+  MVIT_CHECK(
+      !found.has_pytorch_bin,
+      "%s: holds only pytorch_model.bin; pickle files are never read (loading one runs "
+      "arbitrary code, e.g. CVE-2025-32434). Expected model.safetensors: convert with "
+      "tools/export_weights.py --hf %s --out DIR, or save_pretrained(safe_serialization=True)",
+      dir, dir);
+  MVIT_FAIL("%s: expected model.safetensors beside config.json, found none%s", dir,
+            found.has_tf_h5 ? " (only tf_model.h5, which is not read)" : "");
+}
+
+}  // namespace
+
 Model Model::load(const std::string& path, const LoadOptions& options) {
-  return from_files(detail::read_model_files(path, options), options);
+  const detail::FoundModelFiles found = detail::read_model_files(path, options.max_weights_bytes);
+  if (!found.has_weights) fail_no_weights(found);
+  return from_files(found.files, options);
 }
 
 namespace {

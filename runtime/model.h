@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/model_files.h"
 #include "runtime/model_spec.h"
 #include "runtime/safetensors.h"
 
@@ -23,9 +24,6 @@ struct LoadOptions {
   uint64_t max_weights_bytes = uint64_t{256} << 20;
 };
 
-enum class SourceFormat { kModelDir, kHuggingFace };
-const char* to_string(SourceFormat f);
-
 // One weight under its canonical name, bytes little-endian row-major as in the file (query, key and
 // value of a Hugging Face file already stacked into attn.qkv).
 struct HostTensor {
@@ -35,19 +33,6 @@ struct HostTensor {
   std::string bytes;
   int64_t elements() const;
   std::vector<float> to_float() const;  // F32, F16, BF16 widened exactly
-};
-
-// The files of a model, already in memory: what Model::load reads from disk, and what tests and the
-// fuzzer hand over directly. `*_name` label the files in messages.
-struct ModelFiles {
-  SourceFormat format = SourceFormat::kModelDir;
-  std::string config;  // model.json or config.json
-  std::string config_name;
-  std::string weights;  // model.safetensors
-  std::string weights_name;
-  bool has_preprocessor = false;  // Hugging Face only
-  std::string preprocessor;
-  std::string preprocessor_name;
 };
 
 class Model {

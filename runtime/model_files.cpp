@@ -8,10 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kernels/common/error.h"
-#include "runtime/hf_checkpoint.h"
+#include "kernels/common/check.h"
 
-namespace mvit::detail {
+namespace mvit {
 
 namespace {
 
@@ -83,39 +82,27 @@ bool present(int dir_fd, const char* name) {
   return ::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-// A Hugging Face folder without model.safetensors: say which format it holds instead, after
-// config.json had its say (a MobileViTV2 folder gets the MobileViTV2 message first).
-[[noreturn]] void fail_no_safetensors(int dir_fd, const std::string& dir_real,
-                                      const std::string& config) {
-  std::vector<std::string> warnings;
-  spec_from_hf_config(config, dir_real + "/config.json", nullptr, "", warnings);
-  MVIT_CHECK(!present(dir_fd, "model.safetensors.index.json"),
-             "%s: holds a sharded checkpoint (model.safetensors.index.json); MobileViT fits one "
-             "file: expected model.safetensors",
-             dir_real.c_str());
-  MVIT_CHECK(
-      !present(dir_fd, "pytorch_model.bin"),
-      "%s: holds only pytorch_model.bin; pickle files are never read (loading one runs "
-      "arbitrary code, e.g. CVE-2025-32434). Expected model.safetensors: convert with "
-      "tools/export_weights.py --hf %s --out DIR, or save_pretrained(safe_serialization=True)",
-      dir_real.c_str(), dir_real.c_str());
-  MVIT_FAIL("%s: expected model.safetensors beside config.json, found none%s", dir_real.c_str(),
-            present(dir_fd, "tf_model.h5") ? " (only tf_model.h5, which is not read)" : "");
-}
-
 }  // namespace
 
-ModelFiles read_model_files(const std::string& path, const LoadOptions& options) {
+const char* to_string(SourceFormat f) {
+  return f == SourceFormat::kModelDir ? "model directory" : "Hugging Face checkpoint";
+}
+
+namespace detail {
+
+FoundModelFiles read_model_files(const std::string& path, uint64_t max_weights_bytes) {
   Fd dir;
   dir.fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   MVIT_CHECK(dir.fd >= 0,
              "%s: expected a model directory (model.json + model.safetensors) or a Hugging Face "
              "checkpoint folder, cannot open it: %s",
              path.c_str(), std::strerror(errno));
-  const std::string dir_real = real_path(path);
+  FoundModelFiles found;
+  found.dir = real_path(path);
+  const std::string& dir_real = found.dir;
   MVIT_CHECK(!dir_real.empty(), "%s: cannot resolve the path: %s", path.c_str(),
              std::strerror(errno));
-  ModelFiles f;
+  ModelFiles& f = found.files;
   const bool ours = present(dir.fd, "model.json");
   MVIT_CHECK(ours || present(dir.fd, "config.json"),
              "%s: expected model.json (this project's format) or config.json (a Hugging Face "
@@ -124,19 +111,22 @@ ModelFiles read_model_files(const std::string& path, const LoadOptions& options)
   f.format = ours ? SourceFormat::kModelDir : SourceFormat::kHuggingFace;
   f.config_name = dir_real + (ours ? "/model.json" : "/config.json");
   f.config = read_fixed(dir.fd, dir_real, ours ? "model.json" : "config.json", kMaxJsonFileBytes);
-  if (!present(dir.fd, "model.safetensors")) {
-    MVIT_CHECK(!ours, "%s: expected model.safetensors beside model.json, found none",
-               dir_real.c_str());
-    fail_no_safetensors(dir.fd, dir_real, f.config);
-  }
   f.weights_name = dir_real + "/model.safetensors";
-  f.weights = read_fixed(dir.fd, dir_real, "model.safetensors", options.max_weights_bytes);
   f.preprocessor_name = dir_real + "/preprocessor_config.json";
+  found.has_weights = present(dir.fd, "model.safetensors");
+  if (!found.has_weights) {
+    found.has_sharded_index = present(dir.fd, "model.safetensors.index.json");
+    found.has_pytorch_bin = present(dir.fd, "pytorch_model.bin");
+    found.has_tf_h5 = present(dir.fd, "tf_model.h5");
+    return found;
+  }
+  f.weights = read_fixed(dir.fd, dir_real, "model.safetensors", max_weights_bytes);
   if (!ours && present(dir.fd, "preprocessor_config.json")) {
     f.has_preprocessor = true;
     f.preprocessor = read_fixed(dir.fd, dir_real, "preprocessor_config.json", kMaxJsonFileBytes);
   }
-  return f;
+  return found;
 }
 
-}  // namespace mvit::detail
+}  // namespace detail
+}  // namespace mvit

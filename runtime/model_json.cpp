@@ -1,6 +1,6 @@
 #include "runtime/model_json.h"
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 #include "runtime/strict_json.h"
 
 namespace mvit {

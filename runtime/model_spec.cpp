@@ -1,10 +1,10 @@
 #include "runtime/model_spec.h"
 
-#include <algorithm>
 #include <cctype>
 #include <cmath>
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
+#include "runtime/variants.h"
 
 namespace mvit {
 
@@ -45,13 +45,6 @@ int conv_out(int in, int kernel, int stride) {
   return (in + 2 * (kernel / 2) - kernel) / stride + 1;
 }
 
-// Official hidden width (ml-cvnets / HF make_divisible(round(in * ratio), 8)).
-int make_divisible8(double v) {
-  const int r = static_cast<int>(std::lround(v));
-  const int d = std::max(8, (r + 4) / 8 * 8);
-  return d < 0.9 * r ? d + 8 : d;
-}
-
 struct MapState {
   int c, h, w;
 };
@@ -66,7 +59,7 @@ void validate_mv2(const Mv2Spec& b, const std::string& source, const std::string
   MVIT_CHECK(b.stride == 1 || b.stride == 2, "%s: %s.stride: expected 1 or 2, found %d",
              source.c_str(), at.c_str(), b.stride);
   const int plain = static_cast<int>(b.in_channels * b.expansion);
-  const int rounded = make_divisible8(b.in_channels * b.expansion);
+  const int rounded = make_divisible(static_cast<int>(std::lround(b.in_channels * b.expansion)));
   MVIT_CHECK(
       b.hidden_channels == plain || b.hidden_channels == rounded,
       "%s: %s.hidden_channels: expected int(in_channels * expansion) = %d or "

@@ -3,13 +3,24 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 #include "runtime/strict_json.h"
 
 namespace mvit {
 
 using detail::json;
 using detail::quote;
+using detail::shape_str;
+
+namespace detail {
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace detail
 
 const char* to_string(WeightDType d) {
   switch (d) {
@@ -84,12 +95,6 @@ uint64_t checked_bytes(const TensorEntry& t, const std::string& source) {
   MVIT_CHECK(n <= UINT64_MAX / size, "%s: tensor %s: byte size of shape overflows 64 bits",
              source.c_str(), quote(t.name).c_str());
   return n * size;
-}
-
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 TensorEntry parse_entry(const std::string& name, const json& v, const std::string& source) {

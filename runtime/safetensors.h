@@ -47,4 +47,11 @@ std::string write_safetensors(const std::vector<TensorEntry>& tensors,
                               const std::vector<std::string>& data,
                               const std::vector<std::pair<std::string, std::string>>& metadata);
 
+namespace detail {
+
+// A shape as error messages write it: "[16, 3, 3, 3]", "[]" for a scalar.
+std::string shape_str(const std::vector<int64_t>& shape);
+
+}  // namespace detail
+
 }  // namespace mvit

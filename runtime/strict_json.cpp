@@ -3,7 +3,7 @@
 #include <cmath>
 #include <set>
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 
 namespace mvit::detail {
 

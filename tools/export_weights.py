@@ -19,13 +19,10 @@ import struct
 
 import torch
 
-# mobilevit.md section 3: transformer dims, conv channels, MV2 expansion per size.
-OFFICIAL = {
-    "xxs": ([64, 80, 96], [16, 16, 24, 48, 64, 80, 320], 2.0),
-    "xs": ([96, 120, 144], [16, 32, 48, 64, 80, 96, 384], 4.0),
-    "s": ([144, 192, 240], [16, 32, 64, 96, 128, 160, 640], 4.0),
-}
-DEPTHS = [2, 4, 3]
+# mobilevit.md section 3, one table for the Python tools: dims, channels, expansion per size.
+from mvit_variants import (DEPTHS, OFFICIAL_HEADS, OFFICIAL_MLP_RATIO, SEED_FFN_MULTIPLIERS,
+                           SEED_HEAD_DIM, SEED_HEADS, VARIANTS, make_divisible)
+
 APPLE_PREPROCESSING = {"resize_shortest_edge": 288, "interpolation": "bilinear",
                        "crop_size": [256, 256], "scale": 1 / 255, "mean": [0, 0, 0],
                        "std": [1, 1, 1], "channel_order": "bgr"}
@@ -34,11 +31,6 @@ APPLE_PREPROCESSING = {"resize_shortest_edge": 288, "interpolation": "bilinear",
 TIMM_PREPROCESSING = {"resize_shortest_edge": 284, "interpolation": "bicubic",
                       "crop_size": [256, 256], "scale": 1 / 255, "mean": [0, 0, 0],
                       "std": [1, 1, 1], "channel_order": "rgb"}
-
-
-def make_divisible(v, d=8):
-    r = max(d, int(v + d / 2) // d * d)
-    return r + d if r < 0.9 * v else r
 
 
 def mv2(cin, cout, stride, e, hidden):
@@ -74,8 +66,9 @@ def architecture(flavour, variant, dims, neck, e, heads, head_dim, ffn, hidden, 
             "ln_eps": 1e-5, "interpolate_if_indivisible": off}
 
 
-def official_architecture(variant, num_classes, dims=None, neck=None, e=None, heads=4, mlp=2.0):
-    d0, n0, e0 = OFFICIAL.get(variant, (None, None, None))
+def official_architecture(variant, num_classes, dims=None, neck=None, e=None,
+                          heads=OFFICIAL_HEADS, mlp=OFFICIAL_MLP_RATIO):
+    d0, n0, e0 = VARIANTS.get(variant, (None, None, None))
     dims, neck, e = dims or d0, neck or n0, e or e0
     return architecture("official", variant, dims, neck, e, [heads] * 3,
                         [d // heads for d in dims], [int(d * mlp) for d in dims],
@@ -83,9 +76,9 @@ def official_architecture(variant, num_classes, dims=None, neck=None, e=None, he
 
 
 def seed_architecture(variant, num_classes, heads, head_dim):
-    dims, neck, e = OFFICIAL[variant]
+    dims, neck, e = VARIANTS[variant]
     return architecture("seed", variant, dims, neck, int(e), [heads] * 3, [head_dim] * 3,
-                        [dims[0] * 2, dims[1] * 4, dims[2] * 4], lambda c: int(c * e),
+                        [d * m for d, m in zip(dims, SEED_FFN_MULTIPLIERS)], lambda c: int(c * e),
                         num_classes)
 
 
@@ -237,7 +230,7 @@ def export(args):
         from transformers import MobileViTForImageClassification
         model = MobileViTForImageClassification.from_pretrained(args.hf)
         c = model.config
-        variant = next((v for v, (d, n, e) in OFFICIAL.items()
+        variant = next((v for v, (d, n, e) in VARIANTS.items()
                         if d == list(c.hidden_sizes) and n == list(c.neck_hidden_sizes)), "custom")
         arch = official_architecture(variant, c.num_labels, list(c.hidden_sizes),
                                      list(c.neck_hidden_sizes), c.expand_ratio,
@@ -262,9 +255,11 @@ def main():
     src.add_argument("--hf", metavar="DIR", help="Hugging Face MobileViT classification folder")
     src.add_argument("--seed", metavar="FILE", help="seed-flavour state dict (.pth/.safetensors)")
     ap.add_argument("--checkpoint", help="timm weights (.safetensors or state-dict .pth)")
-    ap.add_argument("--variant", choices=sorted(OFFICIAL), help="seed size")
-    ap.add_argument("--heads", type=int, default=4, help="seed heads (4; 1 before 2022-01-17)")
-    ap.add_argument("--head-dim", type=int, default=8, help="seed head dim (8; 32 before 2022)")
+    ap.add_argument("--variant", choices=sorted(VARIANTS), help="seed size")
+    ap.add_argument("--heads", type=int, default=SEED_HEADS,
+                    help="seed heads (4; 1 before 2022-01-17)")
+    ap.add_argument("--head-dim", type=int, default=SEED_HEAD_DIM,
+                    help="seed head dim (8; 32 before 2022)")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="f32")
     ap.add_argument("--out", required=True, help="model directory to write")
     args = ap.parse_args()

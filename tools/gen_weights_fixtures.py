@@ -21,11 +21,15 @@ import transformers
 from transformers import (MobileViTConfig, MobileViTForImageClassification,
                           MobileViTImageProcessor)
 
+from mvit_variants import VARIANTS
+
+# MobileViTConfig arguments per size: the table's sizes, plus the one other delta of
+# get_mobilevit_config (expand_ratio 4.0 is also transformers' default).
 SIZES = {
-    "xxs": dict(hidden_sizes=[64, 80, 96], neck_hidden_sizes=[16, 16, 24, 48, 64, 80, 320],
-                expand_ratio=2.0, hidden_dropout_prob=0.05),
-    "xs": dict(hidden_sizes=[96, 120, 144], neck_hidden_sizes=[16, 32, 48, 64, 80, 96, 384]),
-    "s": dict(hidden_sizes=[144, 192, 240], neck_hidden_sizes=[16, 32, 64, 96, 128, 160, 640]),
+    size: dict(hidden_sizes=list(v.dims), neck_hidden_sizes=list(v.channels),
+               expand_ratio=v.expansion,
+               **({"hidden_dropout_prob": 0.05} if size == "xxs" else {}))
+    for size, v in VARIANTS.items()
 }
 
 

@@ -35,6 +35,7 @@ except ImportError as e:
 
 sys.path.insert(0, TOOLS)
 import export_weights as ew  # noqa: E402
+from mvit_variants import VARIANTS  # noqa: E402
 
 MVIT = sys.argv[1]
 FAILURES = []
@@ -85,9 +86,10 @@ def timm_round_trip(tmp):
 
 def hf_round_trip(tmp):
     torch.manual_seed(2)
-    cfg = transformers.MobileViTConfig(num_labels=1000, hidden_sizes=[64, 80, 96],
-                                       neck_hidden_sizes=[16, 16, 24, 48, 64, 80, 320],
-                                       expand_ratio=2.0)
+    xxs = VARIANTS["xxs"]
+    cfg = transformers.MobileViTConfig(num_labels=1000, hidden_sizes=list(xxs.dims),
+                                       neck_hidden_sizes=list(xxs.channels),
+                                       expand_ratio=xxs.expansion)
     folder = os.path.join(tmp, "hf_xxs")
     transformers.MobileViTForImageClassification(cfg).save_pretrained(folder, safe_serialization=True)
     direct = info(folder, "--tensors")

@@ -1,5 +1,6 @@
 #include "tests/weights/weights_test_util.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 
 #include "runtime/model_json.h"
 #include "runtime/safetensors.h"
+#include "runtime/variants.h"
 
 namespace mvit::test {
 
@@ -65,50 +67,49 @@ ModelSpec tiny_spec(Flavour flavour) {
   return s;
 }
 
+namespace {
+
+const VariantSizes& variant_sizes(const std::string& variant) {
+  const VariantSizes* v = find_variant(variant);
+  if (v == nullptr) ADD_FAILURE() << "no published MobileViT size " << variant;
+  return v ? *v : kVariants[0];
+}
+
+}  // namespace
+
 ModelSpec seed_spec(const std::string& variant) {
-  // mobilevit.md section 3.3: dims, the 11 channels, expansion, FFN 2d / 4d / 4d.
-  std::vector<int> dims, ch;
-  int e = 4;
-  if (variant == "xxs") {
-    dims = {64, 80, 96}, ch = {16, 16, 24, 24, 48, 48, 64, 64, 80, 80, 320}, e = 2;
-  } else if (variant == "xs") {
-    dims = {96, 120, 144}, ch = {16, 32, 48, 48, 64, 64, 80, 80, 96, 96, 384};
-  } else {
-    dims = {144, 192, 240}, ch = {16, 32, 64, 64, 96, 96, 128, 128, 160, 160, 640};
-  }
+  // mobilevit.md section 3.3: the seed lists 11 channels, the 7 of the table with each of stages
+  // 2..5 opening at its predecessor's width; hidden width in * e unrounded, FFN d * {2, 4, 4}.
+  const VariantSizes& v = variant_sizes(variant);
+  const int* neck = v.channels;
+  const int e = static_cast<int>(v.expansion);
   ModelSpec s;
   s.flavour = Flavour::kSeed;
   s.variant = variant;
-  s.stem_channels = ch[0];
+  s.stem_channels = neck[0];
   s.stages.resize(5);
-  s.stages[0].blocks = {mv2(ch[0], ch[1], 1, e, ch[0] * e)};
-  s.stages[1].blocks = {mv2(ch[1], ch[2], 2, e, ch[1] * e), mv2(ch[2], ch[3], 1, e, ch[2] * e),
-                        mv2(ch[2], ch[3], 1, e, ch[2] * e)};
-  const int depth[3] = {2, 4, 3}, ffn_mult[3] = {2, 4, 4};
+  s.stages[0].blocks = {mv2(neck[0], neck[1], 1, e, neck[0] * e)};
+  s.stages[1].blocks = {mv2(neck[1], neck[2], 2, e, neck[1] * e),
+                        mv2(neck[2], neck[2], 1, e, neck[2] * e),
+                        mv2(neck[2], neck[2], 1, e, neck[2] * e)};
   for (int i = 0; i < 3; ++i) {
-    const int in = ch[3 + 2 * i], out = ch[4 + 2 * i];
-    s.stages[2 + i].blocks = {
-        mv2(in, out, 2, e, in * e),
-        mvit_block(Flavour::kSeed, out, dims[i], depth[i], 4, 8, dims[i] * ffn_mult[i])};
+    const int in = neck[2 + i], out = neck[3 + i], d = v.dims[i];
+    s.stages[2 + i].blocks = {mv2(in, out, 2, e, in * e),
+                              mvit_block(Flavour::kSeed, out, d, kVariantDepths[i], kSeedHeads,
+                                         kSeedHeadDim, d * kSeedFfnMultipliers[i])};
   }
-  s.head.channels = ch[10];
+  s.head.channels = neck[6];
   s.num_classes = 1000;
   set_flavour_head(s, 8);
   return s;
 }
 
 ModelSpec official_spec(const std::string& variant) {
-  // mobilevit.md section 3.1: transformer dims, conv channels, expansion; heads 4 x d/4, FFN 2d.
-  std::vector<int> dims, neck;
-  double e = 4.0;
-  if (variant == "xxs") {
-    dims = {64, 80, 96}, neck = {16, 16, 24, 48, 64, 80, 320}, e = 2.0;
-  } else if (variant == "xs") {
-    dims = {96, 120, 144}, neck = {16, 32, 48, 64, 80, 96, 384};
-  } else {
-    dims = {144, 192, 240}, neck = {16, 32, 64, 96, 128, 160, 640};
-  }
-  auto hid = [&](int in) { return std::max(8, (static_cast<int>(in * e) + 4) / 8 * 8); };
+  // mobilevit.md section 3.1: heads 4 x d/4, FFN 2d, hidden make_divisible(round(in * e), 8).
+  const VariantSizes& v = variant_sizes(variant);
+  const int* neck = v.channels;
+  const double e = v.expansion;
+  auto hid = [&](int in) { return make_divisible(static_cast<int>(std::lround(in * e))); };
   ModelSpec s;
   s.variant = variant;
   s.stem_channels = neck[0];
@@ -117,11 +118,12 @@ ModelSpec official_spec(const std::string& variant) {
   s.stages[1].blocks = {mv2(neck[1], neck[2], 2, e, hid(neck[1])),
                         mv2(neck[2], neck[2], 1, e, hid(neck[2])),
                         mv2(neck[2], neck[2], 1, e, hid(neck[2]))};
-  const int depth[3] = {2, 4, 3};
   for (int i = 0; i < 3; ++i) {
-    s.stages[2 + i].blocks = {mv2(neck[2 + i], neck[3 + i], 2, e, hid(neck[2 + i])),
-                              mvit_block(Flavour::kOfficial, neck[3 + i], dims[i], depth[i], 4,
-                                         dims[i] / 4, 2 * dims[i])};
+    const int d = v.dims[i];
+    s.stages[2 + i].blocks = {
+        mv2(neck[2 + i], neck[3 + i], 2, e, hid(neck[2 + i])),
+        mvit_block(Flavour::kOfficial, neck[3 + i], d, kVariantDepths[i], kOfficialHeads,
+                   d / kOfficialHeads, static_cast<int>(d * kOfficialMlpRatio))};
   }
   s.head.channels = neck[6];
   s.num_classes = 1000;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 #include "runtime/model.h"
 #include "runtime/model_spec.h"
 
@@ -18,10 +18,11 @@ namespace mvit::test {
 ModelSpec tiny_spec(Flavour flavour);
 
 // The seed flavour's three sizes as shared/reference/mobilevit.md section 3.3 tabulates them
-// (chinhsuanwu/mobilevit-pytorch), heads 4 x head_dim 8.
+// (chinhsuanwu/mobilevit-pytorch), heads 4 x head_dim 8, built from runtime/variants.h.
 ModelSpec seed_spec(const std::string& variant);
 
-// The official three sizes from mobilevit.md section 3.1/3.2 (paper Table 4, timm model_cfgs).
+// The official three sizes from mobilevit.md section 3.1/3.2 (paper Table 4, timm model_cfgs),
+// built from runtime/variants.h.
 ModelSpec official_spec(const std::string& variant);
 
 // Weights with the expected names and shapes, values from a seeded generator.

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 #include "runtime/model.h"
 #include "tools/mvit/commands.h"
 

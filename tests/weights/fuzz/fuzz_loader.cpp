@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 #include "runtime/model.h"
 #include "runtime/model_json.h"
 #include "runtime/safetensors.h"
