@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 
 namespace mvit {
 namespace detail {
@@ -22,9 +22,11 @@ std::string cublas_error_text(cublasStatus_t status);
 [[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* expr, const char* file,
                                      int line);
 
-// The launch check that follows every kernel launch (mvit::launch calls it): reports a launch error
-// naming the kernel; when the environment sets MVIT_SYNC_LAUNCHES=1 it also synchronizes the stream
-// (unless it is being captured) so that a fault during execution names the kernel that caused it.
+// The launch check that follows every kernel launch (mvit::launch calls it with the file and line
+// of its own call, Note [launch call site] in launch.cuh): reports a launch error naming the kernel
+// and that call site; when the environment sets MVIT_SYNC_LAUNCHES=1 it also synchronizes the
+// stream (unless it is being captured) so that a fault during execution names the kernel that
+// caused it.
 void check_launch(const void* kernel, cudaStream_t stream, const char* file, int line);
 
 // The kernel's name as the runtime knows it (demangled), for messages.
@@ -49,7 +51,7 @@ std::string kernel_name(const void* kernel);
     }                                                                              \
   } while (0)
 
-// Log-only variant for destructors: never throws.
+// Log-only variants for destructors: print the same message to stderr, never throw.
 #define MVIT_CUDA_CHECK_LOG(expr)                                               \
   do {                                                                          \
     const cudaError_t mvit_status_ = (expr);                                    \
@@ -57,4 +59,13 @@ std::string kernel_name(const void* kernel);
       ::mvit::detail::log_error(#expr, __FILE__, __LINE__,                      \
                                 ::mvit::detail::cuda_error_text(mvit_status_)); \
     }                                                                           \
+  } while (0)
+
+#define MVIT_CUBLAS_CHECK_LOG(expr)                                               \
+  do {                                                                            \
+    const cublasStatus_t mvit_status_ = (expr);                                   \
+    if (mvit_status_ != CUBLAS_STATUS_SUCCESS) {                                  \
+      ::mvit::detail::log_error(#expr, __FILE__, __LINE__,                        \
+                                ::mvit::detail::cublas_error_text(mvit_status_)); \
+    }                                                                             \
   } while (0)

@@ -6,8 +6,8 @@
 //   MVIT_DYNAMIC_SHARED(float, row);      // extern __shared__ float row[];  (launch's smem bytes)
 //
 // mvit::launch follows every launch with the project's launch check (cuda_check.h), which throws
-// mvit::Error naming the kernel. See shared/DESIGN.md section 6 for the rest of the portable
-// subset.
+// mvit::Error naming the kernel and the file and line of the mvit::launch call (Note [launch call
+// site]). See shared/DESIGN.md section 6 for the rest of the portable subset.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -24,6 +24,27 @@
 #define MVIT_DIMS(...) \
   MVIT_DIMS_PICK_(__VA_ARGS__, MVIT_DIMS_3_, MVIT_DIMS_2_, MVIT_DIMS_1_, unused)(__VA_ARGS__)
 
+namespace mvit {
+
+// Note [launch call site]
+// A failed launch should point at the launcher that made it, not at this header. mvit::launch is a
+// variadic template, so it cannot take a defaulted location parameter after the kernel's
+// arguments; instead its grid parameter is a LaunchGrid, implicitly built from the dim3 (or
+// unsigned) the caller passes, and the defaulted __builtin_FILE()/__builtin_LINE() arguments of
+// that constructor are evaluated where the conversion happens: at the call of mvit::launch.
+// (g++, clang and nvcc all provide these builtins; C++20's std::source_location is the same idea.)
+struct LaunchGrid {
+  dim3 dims;
+  const char* file;
+  int line;
+  LaunchGrid(dim3 d, const char* f = __builtin_FILE(), int l = __builtin_LINE())
+      : dims(d), file(f), line(l) {}
+  LaunchGrid(unsigned x, const char* f = __builtin_FILE(), int l = __builtin_LINE())
+      : dims(x), file(f), line(l) {}
+};
+
+}  // namespace mvit
+
 #if defined(__CUDACC__)
 
 #define MVIT_SHARED(T, name, ...) __shared__ T name MVIT_DIMS(__VA_ARGS__)
@@ -33,10 +54,10 @@
 
 namespace mvit {
 template <class... Params, class... Args>
-void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_smem_bytes,
+void launch(void (*kernel)(Params...), LaunchGrid grid, dim3 block, size_t dynamic_smem_bytes,
             cudaStream_t stream, Args&&... args) {
-  kernel<<<grid, block, dynamic_smem_bytes, stream>>>(std::forward<Args>(args)...);
-  detail::check_launch(reinterpret_cast<const void*>(kernel), stream, __FILE__, __LINE__);
+  kernel<<<grid.dims, block, dynamic_smem_bytes, stream>>>(std::forward<Args>(args)...);
+  detail::check_launch(reinterpret_cast<const void*>(kernel), stream, grid.file, grid.line);
 }
 }  // namespace mvit
 
@@ -54,10 +75,10 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_sme
 
 namespace mvit {
 template <class... Params, class... Args>
-void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_smem_bytes,
+void launch(void (*kernel)(Params...), LaunchGrid grid, dim3 block, size_t dynamic_smem_bytes,
             cudaStream_t stream, Args&&... args) {
-  emu::launch(kernel, grid, block, dynamic_smem_bytes, stream, std::forward<Args>(args)...);
-  detail::check_launch(reinterpret_cast<const void*>(kernel), stream, __FILE__, __LINE__);
+  emu::launch(kernel, grid.dims, block, dynamic_smem_bytes, stream, std::forward<Args>(args)...);
+  detail::check_launch(reinterpret_cast<const void*>(kernel), stream, grid.file, grid.line);
 }
 }  // namespace mvit
 

@@ -1,16 +1,17 @@
 // Demonstration kernel: the sum of a float array, by a block reduction (warp shuffles, then one
-// shared-memory pass) and a cross-block atomicAdd. It exercises __syncthreads, __shfl_xor_sync,
-// static shared memory and float atomics, in the emulator and on a GPU alike.
+// shared-memory pass; kernels/common/reduce.cuh) and a cross-block atomicAdd. It exercises
+// __syncthreads, __shfl_xor_sync, static shared memory and float atomics, in the emulator and on a
+// GPU alike.
 #pragma once
 
-#include <cuda_runtime_api.h>
+#include "mvit/stream.h"
 
 namespace mvit {
 namespace demo {
 
 struct BlockReduceParams {
   const float* x;   // [n] device
-  float* partials;  // [ceil(n / 256)] device: each block's sum
+  float* partials;  // [block_reduce_blocks(n)] device: each block's sum
   float* total;     // [1] device: accumulated into (the caller zeroes it first)
   int n;
 };
@@ -22,7 +23,10 @@ inline int block_reduce_blocks(int n) {
   return (n + kBlockReduceThreads - 1) / kBlockReduceThreads;
 }
 
-void block_reduce_forward(const BlockReduceParams& p, cudaStream_t stream);
+// n > 0 and no null pointer. No side effects.
+[[nodiscard]] bool block_reduce_supported(const BlockReduceParams& p);
+// Throws mvit::Error naming the bad field when !block_reduce_supported(p).
+void block_reduce_forward(const BlockReduceParams& p, Stream stream);
 
 }  // namespace demo
 }  // namespace mvit

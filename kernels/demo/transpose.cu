@@ -3,6 +3,8 @@
 #include "kernels/common/launch.cuh"
 #include "kernels/demo/transpose.h"
 
+#include <string>
+
 namespace mvit {
 namespace demo {
 
@@ -28,9 +30,31 @@ __global__ void transpose_tiled_kernel(TransposeParams p) {
   }
 }
 
-void transpose_forward(const TransposeParams& p, cudaStream_t stream) {
-  MVIT_CHECK(p.rows > 0 && p.cols > 0, "transpose: shape must be positive, got %d x %d", p.rows,
-             p.cols);
+namespace {
+
+std::string unsupported_reason(const TransposeParams& p) {
+  if (p.rows <= 0 || p.cols <= 0) {
+    return detail::format("shape must be positive, got %d x %d", p.rows, p.cols);
+  }
+  if (static_cast<long long>(p.rows) * p.cols > 0x7fffffff) {
+    return detail::format("%d x %d elements exceed the kernel's 32-bit indexing", p.rows, p.cols);
+  }
+  if (p.in == nullptr || p.out == nullptr) {
+    return detail::format("null pointer (in %p, out %p)", static_cast<const void*>(p.in),
+                          static_cast<void*>(p.out));
+  }
+  return std::string();
+}
+
+}  // namespace
+
+bool transpose_supported(const TransposeParams& p) {
+  return unsupported_reason(p).empty();
+}
+
+void transpose_forward(const TransposeParams& p, Stream stream) {
+  const std::string why = unsupported_reason(p);
+  MVIT_CHECK(why.empty(), "transpose: %s", why.c_str());
   const dim3 grid((p.cols + kTile - 1) / kTile, (p.rows + kTile - 1) / kTile);
   mvit::launch(transpose_tiled_kernel, grid, dim3(kTile, kRowsPerPass), 0, stream, p);
 }

@@ -1,7 +1,7 @@
 // Demonstration kernel: out = transpose(in) through a padded shared-memory tile.
 #pragma once
 
-#include <cuda_runtime_api.h>
+#include "mvit/stream.h"
 
 namespace mvit {
 namespace demo {
@@ -12,7 +12,10 @@ struct TransposeParams {
   int rows, cols;
 };
 
-void transpose_forward(const TransposeParams& p, cudaStream_t stream);
+// rows, cols > 0, rows * cols < 2^31, no null pointer. No side effects.
+[[nodiscard]] bool transpose_supported(const TransposeParams& p);
+// Throws mvit::Error naming the bad field when !transpose_supported(p).
+void transpose_forward(const TransposeParams& p, Stream stream);
 
 }  // namespace demo
 }  // namespace mvit

@@ -386,7 +386,7 @@ class CublasTest : public ::testing::Test {
   // Uploads the case's matrices, runs it on the handle's stream (the legacy stream unless a test
   // set another), waits, and returns C as the device left it.
   HostMatrix run(const GemmCase& gc, const GemmData& d) {
-    DeviceArray<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
+    DeviceBuffer<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
     EXPECT_EQ(cublasSetMathMode(handle_, gc.math), CUBLAS_STATUS_SUCCESS);
     EXPECT_EQ(call(handle_, make_call(gc, d, a.get(), b.get(), c.get())), CUBLAS_STATUS_SUCCESS);
     cudaStream_t stream = nullptr;
@@ -650,7 +650,7 @@ TEST_F(CublasTest, ReducedPrecisionModesRoundTheInputs) {
   const float probes[] = {1.0f + std::ldexp(1.0f, -12), 1.0f + std::ldexp(1.0f, -11),
                           1.0f + std::ldexp(1.0f, -8), 1.0f + 3 * std::ldexp(1.0f, -8), 70000.0f};
   const float ones[] = {-1.0f, 1.0f, 1.0f};  // A = [p, -1], B = [1, 1]^T
-  DeviceArray<float> a(2), b(std::vector<float>{ones[1], ones[2]}), c(1);
+  DeviceBuffer<float> a(2), b(std::vector<float>{ones[1], ones[2]}), c(1);
   const float alpha = 1.0f, beta = 0.0f;
   for (const Mode& mode : modes) {
     SCOPED_TRACE(std::string(api_name(mode.api)) + " math " + std::to_string(mode.math) +
@@ -690,7 +690,7 @@ TEST_F(CublasTest, ReducedPrecisionOutputsRoundToNearestEven) {
         encode(y, type, &a_bytes[type_bytes(type)]);
         encode(1.0f, type, &b_bytes[0]);
         encode(1.0f, type, &b_bytes[type_bytes(type)]);
-        DeviceArray<unsigned char> a(a_bytes), b(b_bytes), c(type_bytes(c_type));
+        DeviceBuffer<unsigned char> a(a_bytes), b(b_bytes), c(type_bytes(c_type));
         GemmCall g;
         g.api = Api::kGemmEx, g.m = 1, g.n = 1, g.k = 2, g.alpha = &alpha, g.beta = &beta;
         g.a = a.get(), g.b = b.get(), g.c = c.get(), g.lda = 1, g.ldb = 2, g.ldc = 1;
@@ -714,7 +714,7 @@ TEST_F(CublasTest, ReducedPrecisionOutputsRoundToNearestEven) {
 // the tests below to break one argument at a time.
 struct ValidCall {
   float alpha = 1.0f, beta = 0.0f;
-  DeviceArray<float> a{2 * 5 * 3}, b{2 * 7 * 3}, c{2 * 5 * 7};
+  DeviceBuffer<float> a{2 * 5 * 3}, b{2 * 7 * 3}, c{2 * 5 * 7};
   GemmCall base(Api api) const {
     GemmCall g;
     g.api = api, g.ta = CUBLAS_OP_N, g.tb = CUBLAS_OP_T, g.m = 5, g.n = 7, g.k = 3;
@@ -947,7 +947,7 @@ TEST_F(CublasTest, PointerModesAreValidatedAndKept) {
 }
 
 TEST_F(CublasTest, WorkspaceMustBeAlignedTo256Bytes) {
-  DeviceArray<unsigned char> ws(4096);
+  DeviceBuffer<unsigned char> ws(4096);
   EXPECT_EQ(cublasSetWorkspace(handle_, ws.get() + 16, 1024), CUBLAS_STATUS_INVALID_VALUE);
   EXPECT_EQ(cublasSetWorkspace(handle_, ws.get() + 256, 1024), CUBLAS_STATUS_SUCCESS);
   EXPECT_EQ(cublasSetWorkspace(handle_, nullptr, 0), CUBLAS_STATUS_SUCCESS);
@@ -987,7 +987,7 @@ TEST_F(CublasTest, ResultIsThereOnlyOnceTheStreamHasRunTheCall) {
   GemmCase gc;
   gc.api = Api::kGemmStridedBatchedEx, gc.batch = 2, gc.beta = 0.5f;
   const GemmData d = make_data(gc, 11);
-  DeviceArray<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
+  DeviceBuffer<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
   {
     StreamGate gate(s.get());
     ASSERT_EQ(call(handle_, make_call(gc, d, a.get(), b.get(), c.get())), CUBLAS_STATUS_SUCCESS);
@@ -1004,7 +1004,7 @@ TEST_F(CublasTest, HostPointerModeReadsAlphaAndBetaWhenCalled) {
   GemmCase gc;
   gc.alpha = 1.5f, gc.beta = 0.0f;
   const GemmData d = make_data(gc, 12);
-  DeviceArray<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
+  DeviceBuffer<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
   float alpha = gc.alpha, beta = gc.beta;
   GemmCall g = make_call(gc, d, a.get(), b.get(), c.get());
   g.alpha = &alpha, g.beta = &beta;
@@ -1024,8 +1024,8 @@ TEST_F(CublasTest, DevicePointerModeReadsAlphaAndBetaWhenTheCallRuns) {
   GemmCase gc;
   gc.alpha = 2.5f, gc.beta = 0.5f;  // the values the scalars hold when the call runs
   const GemmData d = make_data(gc, 13);
-  DeviceArray<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
-  DeviceArray<float> alpha(std::vector<float>{1.0f}), beta(std::vector<float>{0.0f});
+  DeviceBuffer<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
+  DeviceBuffer<float> alpha(std::vector<float>{1.0f}), beta(std::vector<float>{0.0f});
   GemmCall g = make_call(gc, d, a.get(), b.get(), c.get());
   g.alpha = alpha.get(), g.beta = beta.get();
   {
@@ -1047,8 +1047,8 @@ TEST_F(CublasTest, DevicePointerModeWorksForEveryEntryPoint) {
     gc.api = api, gc.batch = batched(api) ? 2 : 1, gc.alpha = -0.5f, gc.beta = 0.25f;
     gc.ta = CUBLAS_OP_T;
     const GemmData d = make_data(gc, 14);
-    DeviceArray<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
-    DeviceArray<float> alpha(std::vector<float>{gc.alpha}), beta(std::vector<float>{gc.beta});
+    DeviceBuffer<unsigned char> a(d.a.bytes()), b(d.b.bytes()), c(d.c.bytes());
+    DeviceBuffer<float> alpha(std::vector<float>{gc.alpha}), beta(std::vector<float>{gc.beta});
     GemmCall g = make_call(gc, d, a.get(), b.get(), c.get());
     g.alpha = alpha.get(), g.beta = beta.get();
     ASSERT_EQ(call(handle_, g), CUBLAS_STATUS_SUCCESS);
@@ -1067,9 +1067,9 @@ TEST_F(CublasTest, CapturedGemmsReplayWithTheScalarsOfTheirPointerMode) {
   device_case.api = Api::kGemmStridedBatchedEx, device_case.batch = 2;
   device_case.ab_type = CUDA_R_16F, device_case.c_type = CUDA_R_16F;
   const GemmData hd = make_data(host_case, 21), dd = make_data(device_case, 22);
-  DeviceArray<unsigned char> ha(hd.a.bytes()), hb(hd.b.bytes()), hc(hd.c.bytes());
-  DeviceArray<unsigned char> da(dd.a.bytes()), db(dd.b.bytes()), dc(dd.c.bytes());
-  DeviceArray<float> alpha(std::vector<float>{0.0f}), beta(std::vector<float>{0.0f});
+  DeviceBuffer<unsigned char> ha(hd.a.bytes()), hb(hd.b.bytes()), hc(hd.c.bytes());
+  DeviceBuffer<unsigned char> da(dd.a.bytes()), db(dd.b.bytes()), dc(dd.c.bytes());
+  DeviceBuffer<float> alpha(std::vector<float>{0.0f}), beta(std::vector<float>{0.0f});
   float host_alpha = host_case.alpha;
   GemmCall host_call = make_call(host_case, hd, ha.get(), hb.get(), hc.get());
   host_call.alpha = &host_alpha;
@@ -1117,7 +1117,7 @@ void expect_illegal_address(cublasHandle_t h, const GemmCall& g, const std::stri
 
 TEST_F(CublasFaultTest, CBeyondItsAllocationIsAnIllegalAddress) {
   ValidCall v;
-  DeviceArray<float> short_c(5 * 7 - 1);
+  DeviceBuffer<float> short_c(5 * 7 - 1);
   GemmCall g = v.base(Api::kSgemm);
   g.c = short_c.get();
   expect_illegal_address(handle_, g, "cublasSgemm", "C");
@@ -1125,7 +1125,7 @@ TEST_F(CublasFaultTest, CBeyondItsAllocationIsAnIllegalAddress) {
 
 TEST_F(CublasFaultTest, ALeadingDimensionBeyondTheAllocationIsAnIllegalAddress) {
   ValidCall v;
-  DeviceArray<float> a(5 * 3);  // exactly [5, 3] with lda = 5
+  DeviceBuffer<float> a(5 * 3);  // exactly [5, 3] with lda = 5
   GemmCall g = v.base(Api::kGemmEx);
   g.a = a.get(), g.lda = 6;  // valid, but reaches (3 - 1) * 6 + 5 = 17 elements
   expect_illegal_address(handle_, g, "cublasGemmEx", "A");
@@ -1133,10 +1133,10 @@ TEST_F(CublasFaultTest, ALeadingDimensionBeyondTheAllocationIsAnIllegalAddress) 
 
 TEST_F(CublasFaultTest, TheLastBatchBeyondTheAllocationIsAnIllegalAddress) {
   ValidCall v;
-  DeviceArray<__half> b(2 * 21);  // two [7, 3] fp16 batches; the call asks for three
+  DeviceBuffer<__half> b(2 * 21);  // two [7, 3] fp16 batches; the call asks for three
   GemmCall g = v.base(Api::kGemmStridedBatchedEx);
-  DeviceArray<__half> a(3 * 15);
-  DeviceArray<__half> c(3 * 35);
+  DeviceBuffer<__half> a(3 * 15);
+  DeviceBuffer<__half> c(3 * 35);
   g.a = a.get(), g.b = b.get(), g.c = c.get(), g.batch = 3;
   g.a_type = g.b_type = g.c_type = CUDA_R_16F;
   expect_illegal_address(handle_, g, "cublasGemmStridedBatchedEx", "B (batch 2)");
@@ -1145,7 +1145,7 @@ TEST_F(CublasFaultTest, TheLastBatchBeyondTheAllocationIsAnIllegalAddress) {
 TEST_F(CublasFaultTest, DevicePointerModeAlphaInHostMemoryIsAnIllegalAddress) {
   ValidCall v;
   ASSERT_EQ(cublasSetPointerMode(handle_, CUBLAS_POINTER_MODE_DEVICE), CUBLAS_STATUS_SUCCESS);
-  DeviceArray<float> beta(std::vector<float>{0.0f});
+  DeviceBuffer<float> beta(std::vector<float>{0.0f});
   GemmCall g = v.base(Api::kSgemmStridedBatched);
   g.alpha = &v.alpha, g.beta = beta.get();
   expect_illegal_address(handle_, g, "cublasSgemmStridedBatched", "alpha");
@@ -1211,7 +1211,7 @@ TEST_F(CublasTest, AttentionSizedBatchIsQuickAndCorrect) {
     std::vector<unsigned char> a_bytes, b_bytes;
     fill(size_t{kM} * kK * kBatch, &av, &a_bytes);
     fill(size_t{kK} * kN * kBatch, &bv, &b_bytes);
-    DeviceArray<unsigned char> a(a_bytes), b(b_bytes),
+    DeviceBuffer<unsigned char> a(a_bytes), b(b_bytes),
         c(size_t{kM} * kN * kBatch * type_bytes(type));
     GemmCall g;
     g.api = gc.api, g.m = kM, g.n = kN, g.k = kK, g.alpha = &gc.alpha, g.beta = &gc.beta;

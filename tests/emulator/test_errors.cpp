@@ -112,14 +112,14 @@ TEST_F(FaultTest, ZeroSizedLaunchesAreErrors) {
 }
 
 TEST_F(FaultTest, StaticSharedMemoryOver48KiB) {
-  DeviceArray<float> out(32);
+  DeviceBuffer<float> out(32);
   const std::string text = fault_text([&] { too_much_static_shared(out.get(), nullptr); });
   EXPECT_TRUE(contains(text, "static shared memory exceeds the 48 KiB limit")) << text;
   EXPECT_TRUE(contains(text, "MVIT_SHARED big (53248 bytes)")) << text;
 }
 
 TEST_F(FaultTest, DynamicSharedMemoryNeedsTheOptInAttribute) {
-  DeviceArray<float> out(64);
+  DeviceBuffer<float> out(64);
   EXPECT_NO_THROW(dynamic_shared(out.get(), 48 * 1024, nullptr));
   try {
     dynamic_shared(out.get(), 48 * 1024 + 4, nullptr);
@@ -190,7 +190,7 @@ TEST(SanitizerDeathTest, SharedMemoryOutOfBoundsWrite) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
-        DeviceArray<float> out(32);
+        DeviceBuffer<float> out(32);
         shared_out_of_bounds(out.get(), nullptr);
         cudaDeviceSynchronize();
       },
@@ -201,7 +201,7 @@ TEST(SanitizerDeathTest, GlobalMemoryOutOfBoundsWrite) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
-        DeviceArray<float> out(100);
+        DeviceBuffer<float> out(100);
         global_out_of_bounds(out.get(), 100, nullptr);
         cudaDeviceSynchronize();
       },

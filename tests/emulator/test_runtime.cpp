@@ -27,7 +27,7 @@ class ScopedStreamDelay {
 };
 
 TEST_F(RuntimeTest, FreshDeviceMemoryIsNaN) {
-  DeviceArray<float> a(1000);
+  DeviceBuffer<float> a(1000);
   for (float v : a.download()) EXPECT_TRUE(std::isnan(v));
 }
 
@@ -49,7 +49,7 @@ TEST_F(RuntimeTest, MallocEdgeCases) {
 }
 
 TEST_F(RuntimeTest, CopiesAreCheckedAgainstTheirKindAndBounds) {
-  DeviceArray<float> d(16);
+  DeviceBuffer<float> d(16);
   std::vector<float> h(16, 1.0f), big(17, 1.0f);
   EXPECT_EQ(cudaMemcpy(d.get(), h.data(), 64, cudaMemcpyHostToDevice), cudaSuccess);
   EXPECT_EQ(cudaMemcpy(d.get(), big.data(), 68, cudaMemcpyHostToDevice), cudaErrorInvalidValue)
@@ -69,7 +69,7 @@ TEST_F(RuntimeTest, CopiesAreCheckedAgainstTheirKindAndBounds) {
 TEST_F(RuntimeTest, PinnedHostMemory) {
   float* p = nullptr;
   ASSERT_EQ(cudaMallocHost(reinterpret_cast<void**>(&p), 64), cudaSuccess);
-  DeviceArray<float> d(16);
+  DeviceBuffer<float> d(16);
   for (int i = 0; i < 16; ++i) p[i] = static_cast<float>(i);
   ASSERT_EQ(cudaMemcpyAsync(d.get(), p, 64, cudaMemcpyHostToDevice, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
@@ -86,7 +86,7 @@ TEST_F(RuntimeTest, KnownBadMissingStreamSynchronization) {
   cudaStream_t s;
   ASSERT_EQ(cudaStreamCreate(&s), cudaSuccess);
   const int n = 256;
-  DeviceArray<float> x(std::vector<float>(n, 1.0f)), y(n);
+  DeviceBuffer<float> x(std::vector<float>(n, 1.0f)), y(n);
   std::vector<float> host(n, -7.0f);
   scale_add(x.get(), y.get(), n, s);
   ASSERT_EQ(cudaMemcpyAsync(host.data(), y.get(), n * sizeof(float), cudaMemcpyDeviceToHost, s),
@@ -105,7 +105,7 @@ TEST_F(RuntimeTest, LegacyStreamOrdersWithBlockingStreams) {
   cudaStream_t s;
   ASSERT_EQ(cudaStreamCreate(&s), cudaSuccess);
   const int n = 1024;
-  DeviceArray<float> x(std::vector<float>(n, 2.0f)), y(n), z(n);
+  DeviceBuffer<float> x(std::vector<float>(n, 2.0f)), y(n), z(n);
   scale_add(x.get(), y.get(), n, s);        // y = 5 on s
   scale_add(y.get(), z.get(), n, nullptr);  // legacy stream: waits for s, z = 11
   std::vector<float> host(n);
@@ -128,7 +128,7 @@ TEST_F(RuntimeTest, EventsMeasureElapsedTimeAndOrderStreams) {
       << "never recorded";
   cudaGetLastError();
   const int n = 1 << 16;
-  DeviceArray<float> x(std::vector<float>(n, 1.0f)), y(n), z(n);
+  DeviceBuffer<float> x(std::vector<float>(n, 1.0f)), y(n), z(n);
   {
     // Every operation executes 5 ms after the previous one: the kernel on b would run long
     // before y is written unless it really waits for the event.
@@ -156,7 +156,7 @@ TEST_F(RuntimeTest, GraphCaptureRecordsAndReplaysLaunchesAndCopies) {
   cudaStream_t s;
   ASSERT_EQ(cudaStreamCreate(&s), cudaSuccess);
   const int n = 300;
-  DeviceArray<float> x(n), y(n);
+  DeviceBuffer<float> x(n), y(n);
   std::vector<float> in(n), out(n, 0.0f);
   ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
   cudaStreamCaptureStatus status;
@@ -199,7 +199,7 @@ class CaptureTest : public DeviceFaultTest,
 TEST_P(CaptureTest, IllegalCallInvalidatesTheCapture) {
   cudaStream_t s;
   ASSERT_EQ(cudaStreamCreate(&s), cudaSuccess);
-  DeviceArray<float> x(64), y(64);
+  DeviceBuffer<float> x(64), y(64);
   ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), cudaSuccess);
   scale_add(x.get(), y.get(), 64, s);
   EXPECT_EQ(GetParam().call(s), GetParam().expected);
@@ -295,7 +295,7 @@ TEST_F(RuntimeTest, StreamsFromSeveralHostThreads) {
       cudaStream_t s;
       if (cudaStreamCreate(&s) != cudaSuccess) return;
       const int n = 512;
-      DeviceArray<float> x(std::vector<float>(n, static_cast<float>(t))), y(n);
+      DeviceBuffer<float> x(std::vector<float>(n, static_cast<float>(t))), y(n);
       scale_add(x.get(), y.get(), n, s);
       std::vector<float> host(n);
       cudaMemcpyAsync(host.data(), y.get(), n * sizeof(float), cudaMemcpyDeviceToHost, s);

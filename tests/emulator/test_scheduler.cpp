@@ -1,12 +1,8 @@
 // The execution model: built-in variables, warp collectives, barriers, atomics, shared memory,
-// the demonstration kernels against their references, and thread-order sensitivity.
+// and thread-order sensitivity. (The demonstration kernels are tested in tests/kernels/.)
 #include <cmath>
 #include <random>
 
-#include "kernels/demo/block_reduce.h"
-#include "kernels/demo/reference.h"
-#include "kernels/demo/softmax_rows.h"
-#include "kernels/demo/transpose.h"
 #include "tests/emulator/test_kernels.h"
 #include "tests/emulator/test_util.h"
 
@@ -14,12 +10,10 @@ namespace mvit {
 namespace emutest {
 namespace {
 
-using demo::random_floats;
-
 TEST(Scheduler, BuiltInVariablesCoverEveryThreadOf3dGrid) {
   const dim3 grid(3, 2, 2), block(4, 3, 2);
   const int threads = 4 * 3 * 2, blocks = 3 * 2 * 2;
-  DeviceArray<int> out(2 * threads * blocks);
+  DeviceBuffer<int> out(2 * threads * blocks);
   thread_indices(out.get(), grid, block, nullptr);
   const std::vector<int> got = out.download();
   for (int bz = 0; bz < 2; ++bz)
@@ -38,7 +32,7 @@ TEST(Scheduler, WarpShufflesAndVotesMatchTheProgrammingGuide) {
   const int n = 64;
   std::vector<int> in(n);
   for (int t = 0; t < n; ++t) in[t] = 100 + t * 7;
-  DeviceArray<int> din(in), dout(kWarpOpResults * n);
+  DeviceBuffer<int> din(in), dout(kWarpOpResults * n);
   warp_ops(din.get(), dout.get(), n, nullptr);
   const std::vector<int> out = dout.download();
   for (int t = 0; t < n; ++t) {
@@ -57,7 +51,7 @@ TEST(Scheduler, WarpShufflesAndVotesMatchTheProgrammingGuide) {
 }
 
 TEST(Scheduler, MathAndBitIntrinsicsMatchTheirDefinitions) {
-  DeviceArray<float> in(std::vector<float>{2.0f, std::nanf("")}), out(kIntrinsicResults);
+  DeviceBuffer<float> in(std::vector<float>{2.0f, std::nanf("")}), out(kIntrinsicResults);
   intrinsics(in.get(), out.get(), nullptr);
   const std::vector<float> want = {0.5f,  1.0f, std::exp(1.0f), 7.0f, 0.25f, 1.0f,  0.0f,
                                    0.0f,  8.0f, 31.0f,          5.0f, 1.0f,  -4.0f, 4.0f,
@@ -71,15 +65,15 @@ TEST(Scheduler, BarrierReductionsCountAndOr) {
   std::vector<int> pred(blocks * threads, 0);
   for (int t = 0; t < threads; ++t) pred[t] = t % 3 == 0;   // block 0: 32 of 96
   for (int t = 0; t < threads; ++t) pred[threads + t] = 1;  // block 1: all
-  DeviceArray<int> din(pred), dout(3 * blocks);             // block 2: none
+  DeviceBuffer<int> din(pred), dout(3 * blocks);            // block 2: none
   barrier_reductions(din.get(), dout.get(), blocks, threads, nullptr);
   EXPECT_EQ(dout.download(), (std::vector<int>{32, 0, 1, 96, 1, 1, 0, 0, 0}));
 }
 
 TEST(Scheduler, AtomicsAreAtomicAcrossParallelBlocks) {
   const int blocks = 64, threads = 128;
-  DeviceArray<int> counters(std::vector<int>{0, -1, 1 << 30, 0, 0});
-  DeviceArray<float> fsum(std::vector<float>{0.0f});
+  DeviceBuffer<int> counters(std::vector<int>{0, -1, 1 << 30, 0, 0});
+  DeviceBuffer<float> fsum(std::vector<float>{0.0f});
   atomics(counters.get(), fsum.get(), blocks, threads, nullptr);
   const std::vector<int> c = counters.download();
   EXPECT_EQ(c[0], blocks * threads);
@@ -90,52 +84,9 @@ TEST(Scheduler, AtomicsAreAtomicAcrossParallelBlocks) {
 }
 
 TEST(Scheduler, SharedMemoryStartsAsNaNInEveryBlock) {
-  DeviceArray<int> out(128);
+  DeviceBuffer<int> out(128);
   shared_poison(out.get(), 128, nullptr);
   for (int v : out.download()) EXPECT_EQ(v, 1);
-}
-
-TEST(Scheduler, BlockReductionWithShufflesAndCrossBlockAtomicAdd) {
-  const int n = 100000;  // not a multiple of 256: the last block is partial
-  const std::vector<float> x = random_floats(n, 7);
-  const int blocks = demo::block_reduce_blocks(n);
-  DeviceArray<float> dx(x), partials(blocks), total(std::vector<float>{0.0f});
-  demo::block_reduce_forward({dx.get(), partials.get(), total.get(), n}, nullptr);
-  const std::vector<float> p = partials.download();
-  for (int b = 0; b < blocks; ++b) {
-    EXPECT_NEAR(p[b], demo::sum_ref(x, b * 256, (b + 1) * 256), 1e-4) << "block " << b;
-  }
-  EXPECT_NEAR(total.download()[0], demo::sum_ref(x, 0, n), 1e-2);
-}
-
-TEST(Scheduler, TiledTransposeThroughPaddedSharedMemory) {
-  for (auto shape : {std::pair<int, int>{1000, 777}, {1, 1}, {33, 65}, {32, 32}}) {
-    const int rows = shape.first, cols = shape.second;
-    const std::vector<float> in = random_floats(static_cast<size_t>(rows) * cols, rows);
-    DeviceArray<float> din(in), dout(in.size());
-    demo::transpose_forward({din.get(), dout.get(), rows, cols}, nullptr);
-    EXPECT_EQ(dout.download(), demo::transpose_ref(in, rows, cols)) << rows << "x" << cols;
-  }
-}
-
-TEST(Scheduler, SoftmaxWithDynamicSharedMemorySizedAtLaunch) {
-  for (int cols : {1, 197, 1000}) {
-    const int rows = 8;
-    const std::vector<float> x = random_floats(static_cast<size_t>(rows) * cols, cols);
-    DeviceArray<float> dx(x), dy(x.size());
-    demo::softmax_rows_forward({dx.get(), dy.get(), rows, cols}, nullptr);
-    const std::vector<float> got = dy.download(), want = demo::softmax_rows_ref(x, rows, cols);
-    for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-6) << i;
-  }
-}
-
-TEST(Scheduler, SoftmaxRowLongerThan48KiBOptsInToMoreSharedMemory) {
-  const int rows = 2, cols = 16384;  // 64 KiB of dynamic shared memory per block
-  const std::vector<float> x = random_floats(static_cast<size_t>(rows) * cols, 3);
-  DeviceArray<float> dx(x), dy(x.size());
-  demo::softmax_rows_forward({dx.get(), dy.get(), rows, cols}, nullptr);
-  const std::vector<float> got = dy.download(), want = demo::softmax_rows_ref(x, rows, cols);
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-7) << i;
 }
 
 // A shared-memory race (no barrier between write and read) is visible as an order-dependent
@@ -144,10 +95,10 @@ TEST(Scheduler, KnownBadSharedMemoryRaceDependsOnThreadOrder) {
   const int n = 64;
   std::vector<float> in(n);
   for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i);
-  DeviceArray<float> din(in);
+  DeviceBuffer<float> din(in);
   auto run = [&](emu::ThreadOrder order) {
     emu::ScopedThreadOrder scoped(order);
-    DeviceArray<float> dout(n);
+    DeviceBuffer<float> dout(n);
     shared_race(din.get(), dout.get(), n, nullptr);
     return dout.download();
   };
@@ -163,10 +114,10 @@ TEST(Scheduler, RandomOrderIsSeededAndDeterministic) {
   const int n = 64;
   std::vector<float> in(n);
   for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i);
-  DeviceArray<float> din(in);
+  DeviceBuffer<float> din(in);
   auto run = [&](uint64_t seed) {
     emu::ScopedThreadOrder scoped(emu::ThreadOrder::kRandom, seed);
-    DeviceArray<float> dout(n);
+    DeviceBuffer<float> dout(n);
     shared_race(din.get(), dout.get(), n, nullptr);
     std::vector<int> nan_mask;
     for (float v : dout.download()) nan_mask.push_back(std::isnan(v));

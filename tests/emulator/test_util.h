@@ -9,37 +9,13 @@
 #include <vector>
 
 #include "kernels/common/cuda_check.h"
+#include "tests/support/device_buffer.h"
 #include "mvit_emu/emu.h"
 
 namespace mvit {
 namespace emutest {
 
-// Owns a cudaMalloc'd array of T.
-template <class T>
-class DeviceArray {
- public:
-  explicit DeviceArray(size_t n) : n_(n) {
-    MVIT_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), n * sizeof(T)));
-  }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) { upload(host); }
-  ~DeviceArray() { cudaFree(ptr_); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  T* get() const { return ptr_; }
-  size_t size() const { return n_; }
-  void upload(const std::vector<T>& host) {
-    MVIT_CUDA_CHECK(cudaMemcpy(ptr_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  std::vector<T> download() const {
-    std::vector<T> host(n_);
-    MVIT_CUDA_CHECK(cudaMemcpy(host.data(), ptr_, n_ * sizeof(T), cudaMemcpyDeviceToHost));
-    return host;
-  }
-
- private:
-  T* ptr_ = nullptr;
-  size_t n_;
-};
+using test::DeviceBuffer;
 
 // Tests that provoke device faults: each starts and ends with a clean device (no sticky error).
 class DeviceFaultTest : public ::testing::Test {

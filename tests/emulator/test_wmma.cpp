@@ -6,8 +6,7 @@
 #include <cmath>
 #include <random>
 
-#include "kernels/demo/reference.h"
-#include "kernels/demo/wmma_gemm.h"
+#include "tests/support/random.h"
 #include "tests/emulator/test_kernels.h"
 #include "tests/emulator/test_util.h"
 
@@ -15,7 +14,7 @@ namespace mvit {
 namespace emutest {
 namespace {
 
-using demo::random_floats;
+using test::random_floats;
 
 // c[16 x 16] = a[16 x k] * b^T, b stored [16 x k] (row n holds column n of B).
 std::vector<double> tile_ref(const std::vector<float>& a, const std::vector<float>& b, int k) {
@@ -37,8 +36,8 @@ void check_tile(void (*run)(const T*, const T*, float*, cudaStream_t), int k, Co
   std::vector<float> ar(af.size()), br(bf.size());  // the values the device actually multiplies
   for (size_t i = 0; i < a.size(); ++i) a[i] = to(af[i]), ar[i] = back(a[i]);
   for (size_t i = 0; i < b.size(); ++i) b[i] = to(bf[i]), br[i] = back(b[i]);
-  DeviceArray<T> da(a), db(b);
-  DeviceArray<float> dc(256);
+  DeviceBuffer<T> da(a), db(b);
+  DeviceBuffer<float> dc(256);
   run(da.get(), db.get(), dc.get(), nullptr);
   const std::vector<float> got = dc.download();
   const std::vector<double> want = tile_ref(ar, br, k);
@@ -73,7 +72,7 @@ TEST(Wmma, Tf32TileUsesTruncatedInputs) {
   check_tile<float>(
       wmma_tile_tf32, 8, [](float x) { return x; }, truncate, 1e-6);
   const std::vector<float> af = random_floats(128, 1), bf = random_floats(128, 2);
-  DeviceArray<float> da(af), db(bf), dc(256);
+  DeviceBuffer<float> da(af), db(bf), dc(256);
   wmma_tile_tf32(da.get(), db.get(), dc.get(), nullptr);
   const std::vector<float> got = dc.download();
   const std::vector<double> full = tile_ref(af, bf, 8);
@@ -88,19 +87,6 @@ TEST(Wmma, FloatToTf32RoundsToNearest) {
   EXPECT_EQ(float_to_tf32(1.0f + 0x1p-12f), 1.0f);
 }
 
-TEST(Wmma, GemmKernelOverSeveralTiles) {
-  const int m = 48, n = 80, k = 64;
-  const std::vector<float> af = random_floats(m * k, 3), bf = random_floats(k * n, 4);
-  std::vector<__half> a(af.size()), b(bf.size());
-  for (size_t i = 0; i < a.size(); ++i) a[i] = __float2half(af[i]);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = __float2half(bf[i]);
-  DeviceArray<__half> da(a), db(b);
-  DeviceArray<float> dc(m * n);
-  demo::wmma_gemm_forward({da.get(), db.get(), dc.get(), m, n, k}, nullptr);
-  const std::vector<float> got = dc.download(), want = demo::gemm_ref(a, b, m, n, k);
-  for (int i = 0; i < m * n; ++i) ASSERT_NEAR(got[i], want[i], 1e-4) << i;
-}
-
 // Known-bad: storing acc.x[i] to c[lane * 8 + i] assumes a row-major fragment layout. On a GPU
 // the layout is unspecified; the emulator's scrambled layout makes such code fail.
 TEST(Wmma, KnownBadLayoutDependentKernelFails) {
@@ -111,8 +97,8 @@ TEST(Wmma, KnownBadLayoutDependentKernelFails) {
     a[i] = __float2half(af[i]), ar[i] = __half2float(a[i]);
     b[i] = __float2half(bf[i]), br[i] = __half2float(b[i]);
   }
-  DeviceArray<__half> da(a), db(b);
-  DeviceArray<float> bad(256), good(256);
+  DeviceBuffer<__half> da(a), db(b);
+  DeviceBuffer<float> bad(256), good(256);
   wmma_layout_dependent(da.get(), db.get(), bad.get(), nullptr);
   wmma_tile_half(da.get(), db.get(), good.get(), nullptr);
   const std::vector<double> want = tile_ref(ar, br, 16);
@@ -141,7 +127,7 @@ TEST(Wmma, DispatchFollowsTheEmulatedComputeCapability) {
     emu::set_compute_capability(cc.first, cc.second);
     const TilePath path = pick_tile_path();
     EXPECT_EQ(path, cc.first >= 8 ? TilePath::kBf16 : TilePath::kHalf) << cc.first << cc.second;
-    DeviceArray<float> dc(256);
+    DeviceBuffer<float> dc(256);
     std::vector<float> ar(256), br(256);
     if (path == TilePath::kBf16) {
       std::vector<__nv_bfloat16> a(256), b(256);
@@ -149,7 +135,7 @@ TEST(Wmma, DispatchFollowsTheEmulatedComputeCapability) {
         a[i] = __float2bfloat16(af[i]), ar[i] = __bfloat162float(a[i]);
         b[i] = __float2bfloat16(bf[i]), br[i] = __bfloat162float(b[i]);
       }
-      DeviceArray<__nv_bfloat16> da(a), db(b);
+      DeviceBuffer<__nv_bfloat16> da(a), db(b);
       wmma_tile_bf16(da.get(), db.get(), dc.get(), nullptr);
     } else {
       std::vector<__half> a(256), b(256);
@@ -157,7 +143,7 @@ TEST(Wmma, DispatchFollowsTheEmulatedComputeCapability) {
         a[i] = __float2half(af[i]), ar[i] = __half2float(a[i]);
         b[i] = __float2half(bf[i]), br[i] = __half2float(b[i]);
       }
-      DeviceArray<__half> da(a), db(b);
+      DeviceBuffer<__half> da(a), db(b);
       wmma_tile_half(da.get(), db.get(), dc.get(), nullptr);
     }
     const std::vector<float> got = dc.download();
@@ -169,8 +155,8 @@ TEST(Wmma, DispatchFollowsTheEmulatedComputeCapability) {
 
 TEST(Wmma, MisalignedLoadIsReported) {
   ASSERT_EQ(cudaDeviceReset(), cudaSuccess);
-  DeviceArray<__half> a(16 * 16 + 8), b(256);
-  DeviceArray<float> c(256);
+  DeviceBuffer<__half> a(16 * 16 + 8), b(256);
+  DeviceBuffer<float> c(256);
   try {
     wmma_tile_half(a.get() + 8, b.get(), c.get(), nullptr);  // 16 bytes off the 32-byte alignment
   } catch (const mvit::Error&) {

@@ -1,4 +1,4 @@
-// mvit::Error and the checks that throw it.
+// The checks that throw mvit::Error (include/mvit/error.h), and the formatting they use.
 //
 // Every failure in the library is reported by throwing mvit::Error with the failing expression,
 // the file and line, and a message that says what was expected and what was found. Destructors use
@@ -9,16 +9,11 @@
 #pragma once
 
 #include <cstdarg>
-#include <stdexcept>
 #include <string>
 
+#include "mvit/error.h"
+
 namespace mvit {
-
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string& what) : std::runtime_error(what) {}
-};
-
 namespace detail {
 
 // printf-style formatting into a std::string.

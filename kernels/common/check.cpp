@@ -1,4 +1,4 @@
-#include "kernels/common/error.h"
+#include "kernels/common/check.h"
 
 #include <cstdio>
 #include <vector>

@@ -1,0 +1,37 @@
+// kernels/demo/softmax_rows: the case list against the fp64 reference, and the argument checks
+// (including a row too long for the device's shared memory).
+#include "kernels/demo/softmax_rows.h"
+#include "mvit/error.h"
+#include "tests/cases/demo_cases.h"
+#include "tests/kernels/case_test.h"
+
+namespace mvit {
+namespace test {
+namespace {
+
+using SoftmaxRowsTest = KernelCaseTest;
+TEST_P(SoftmaxRowsTest, MatchesReference) {
+  run_case(GetParam());
+}
+INSTANTIATE_TEST_SUITE_P(Cases, SoftmaxRowsTest, ::testing::ValuesIn(softmax_rows_cases()),
+                         CaseName());
+
+using SoftmaxRowsArgs = DeviceTest;
+TEST_F(SoftmaxRowsArgs, RejectsRowsBeyondTheOptInSharedMemory) {
+  float dummy = 0;
+  EXPECT_FALSE(demo::softmax_rows_supported({&dummy, &dummy, 0, 4}));
+  EXPECT_FALSE(demo::softmax_rows_supported({nullptr, &dummy, 1, 4}));
+  EXPECT_TRUE(demo::softmax_rows_supported({&dummy, &dummy, 1, 4}));
+  // 1M floats = 4 MiB: more shared memory than any GPU has per block.
+  EXPECT_FALSE(demo::softmax_rows_supported({&dummy, &dummy, 1, 1 << 20}));
+  try {
+    demo::softmax_rows_forward({&dummy, &dummy, 1, 1 << 20}, nullptr);
+    FAIL() << "a 4 MiB row was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("opt-in limit per block"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace test
+}  // namespace mvit

@@ -1,0 +1,36 @@
+// kernels/demo/wmma_gemm: the case list against the fp64 reference, and the argument checks.
+#include "kernels/demo/wmma_gemm.h"
+#include "mvit/error.h"
+#include "tests/cases/demo_cases.h"
+#include "tests/kernels/case_test.h"
+
+namespace mvit {
+namespace test {
+namespace {
+
+using WmmaGemmTest = KernelCaseTest;
+TEST_P(WmmaGemmTest, MatchesReference) {
+  run_case(GetParam());
+}
+INSTANTIATE_TEST_SUITE_P(Cases, WmmaGemmTest, ::testing::ValuesIn(wmma_gemm_cases()), CaseName());
+
+TEST(WmmaGemmArgs, RejectsUnsupportedTypesShapesAndAlignment) {
+  alignas(32) float buf[64];
+  const void* p = buf;
+  EXPECT_TRUE(demo::wmma_gemm_supported({p, p, buf, 16, 16, 16, DType::kF16}));
+  EXPECT_FALSE(demo::wmma_gemm_supported({p, p, buf, 16, 16, 16, DType::kBF16}));
+  EXPECT_FALSE(demo::wmma_gemm_supported({p, p, buf, 16, 24, 16, DType::kF16}));
+  EXPECT_FALSE(demo::wmma_gemm_supported({buf + 1, p, buf, 16, 16, 16, DType::kF16}));
+  try {
+    demo::wmma_gemm_forward({p, p, buf, 16, 16, 16, DType::kF32}, nullptr);
+    FAIL() << "f32 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dtype f32 is not supported (supported: f16)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace test
+}  // namespace mvit
