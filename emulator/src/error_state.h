@@ -12,14 +12,14 @@ namespace mvit {
 namespace emu {
 
 // Records `status` as the calling thread's last error (cudaGetLastError), with a detail text.
-cudaError_t fail_api(cudaError_t status, const std::string& detail);
+[[nodiscard]] cudaError_t fail_api(cudaError_t status, const std::string& detail);
 // Records a non-success `status` as the calling thread's last error; returns status.
 cudaError_t set_last_error(cudaError_t status);
 // Forgets the calling thread's last error (cudaDeviceReset).
 void clear_last_error();
 
 // The sticky error of a device fault (cudaSuccess if none); every API then returns it.
-cudaError_t sticky_error();
+[[nodiscard]] cudaError_t sticky_error();
 // The first fault wins: later calls leave the sticky error and its detail as they are.
 void set_sticky_error(cudaError_t status, const std::string& detail);
 void clear_sticky_error();

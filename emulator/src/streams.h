@@ -18,10 +18,10 @@ void drain_all();
 
 // An API that is unsafe during capture (allocation) was called: invalidates the captures it
 // conflicts with and returns cudaErrorStreamCaptureUnsupported, or cudaSuccess.
-cudaError_t check_unsafe_during_capture(const char* api);
+[[nodiscard]] cudaError_t check_unsafe_during_capture(const char* api);
 // A synchronous legacy-stream operation was called: returns cudaErrorStreamCaptureImplicit (and
 // invalidates) while a blocking stream is being captured.
-cudaError_t check_legacy_sync_during_capture(const char* api);
+[[nodiscard]] cudaError_t check_legacy_sync_during_capture(const char* api);
 
 }  // namespace emu
 }  // namespace mvit

@@ -31,10 +31,10 @@ class DeviceFault : public std::runtime_error {
 // into the graph instead. `api` names the call for error messages. Returns cudaSuccess, the sticky
 // error, or a capture error (e.g. cudaErrorStreamCaptureImplicit for the legacy stream while
 // another stream captures).
-cudaError_t enqueue(cudaStream_t stream, std::function<void()> op, const char* api);
+[[nodiscard]] cudaError_t enqueue(cudaStream_t stream, std::function<void()> op, const char* api);
 
 // True when [ptr, ptr + bytes) lies inside one live allocation from cudaMalloc.
-bool is_device_range(const void* ptr, size_t bytes);
+[[nodiscard]] bool is_device_range(const void* ptr, size_t bytes);
 
 // Throws DeviceFault(cudaErrorIllegalAddress, "<api>: <what> [ptr, +bytes) is not inside one
 // device allocation") unless is_device_range(ptr, bytes). Use inside stream operations.
