@@ -23,12 +23,20 @@ if(NOT MVIT_EMULATED AND MVIT_BUILD_KERNELS)
   string(APPEND CMAKE_CUDA_FLAGS " -Xptxas=-v")
   set(CMAKE_CUDA_COMPILER_LAUNCHER ${PROJECT_SOURCE_DIR}/cmake/ptxas_log.sh ${MVIT_PTXAS_LOG_DIR})
 
-  # FindCUDAToolkit has no cuDNN target (shared/reference/ecosystem.md section 1).
-  find_library(MVIT_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
-  find_path(MVIT_CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} REQUIRED)
-  add_library(mvit_cudnn UNKNOWN IMPORTED)
-  set_target_properties(mvit_cudnn PROPERTIES IMPORTED_LOCATION ${MVIT_CUDNN_LIBRARY}
-                                              INTERFACE_INCLUDE_DIRECTORIES ${MVIT_CUDNN_INCLUDE_DIR})
+  # FindCUDAToolkit has no cuDNN target (shared/reference/ecosystem.md section 1). A cuDNN outside
+  # the toolkit is given as -DMVIT_CUDNN_LIBRARY=<libcudnn.so[.9]> -DMVIT_CUDNN_INCLUDE_DIR=<dir>.
+  # MVIT_WITH_CUDNN=OFF (tools/gpu_check.sh, on a machine without cuDNN) leaves mvit_cudnn empty;
+  # it stays a requirement by default.
+  option(MVIT_WITH_CUDNN "cuda build: find and link cuDNN" ON)
+  if(MVIT_WITH_CUDNN)
+    find_library(MVIT_CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
+    find_path(MVIT_CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} REQUIRED)
+    add_library(mvit_cudnn UNKNOWN IMPORTED)
+    set_target_properties(mvit_cudnn PROPERTIES IMPORTED_LOCATION ${MVIT_CUDNN_LIBRARY}
+                                                INTERFACE_INCLUDE_DIRECTORIES ${MVIT_CUDNN_INCLUDE_DIR})
+  else()
+    add_library(mvit_cudnn INTERFACE)
+  endif()
 endif()
 
 function(mvit_cuda_sources target scope)
