@@ -13,6 +13,7 @@
 #include "tests/kernels/common_test_kernels.h"
 #include "tests/support/device_buffer.h"
 #include "tests/support/device_test.h"
+#include "tests/support/error_text.h"
 #include "tests/support/random.h"
 
 namespace mvit {
@@ -95,8 +96,8 @@ std::string pack_case_name(const ::testing::TestParamInfo<PackCase>& info) {
 }
 
 std::ostream& operator<<(std::ostream& os, const PackCase& c) {
-  return os << dtype_name(c.in) << " -> " << dtype_name(c.out) << ", pack " << c.pack
-            << ", offset " << c.offset;
+  return os << dtype_name(c.in) << " -> " << dtype_name(c.out) << ", pack " << c.pack << ", offset "
+            << c.offset;
 }
 
 std::vector<PackCase> pack_cases() {
@@ -155,12 +156,7 @@ TEST(DTypeTest, SizesAndNames) {
 using LaunchCheck = DeviceTest;
 TEST_F(LaunchCheck, AFailedLaunchNamesTheCallingFileAndLine) {
   int line = 0;
-  std::string message;
-  try {
-    launch_oversized_block(&line, nullptr);
-  } catch (const Error& e) {
-    message = e.what();
-  }
+  const std::string message = error_text([&] { launch_oversized_block(&line, nullptr); });
   ASSERT_GT(line, 0);
   const std::string site = "tests/kernels/common_test_kernels.cu:" + std::to_string(line) + ": ";
   EXPECT_NE(message.find(site), std::string::npos) << "want " << site << " in: " << message;
