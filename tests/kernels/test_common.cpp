@@ -151,6 +151,22 @@ TEST(DTypeTest, SizesAndNames) {
   EXPECT_STREQ(dtype_name(DType::kBF16), "bf16");
 }
 
+// The _LOG checks are for destructors: they print the same message as the throwing checks and go
+// on.
+TEST(CheckLog, LogVariantsPrintTheFailureAndDoNotThrow) {
+  ::testing::internal::CaptureStderr();
+  EXPECT_NO_THROW(MVIT_CUBLAS_CHECK_LOG(CUBLAS_STATUS_INVALID_VALUE));
+  EXPECT_NO_THROW(MVIT_CUDA_CHECK_LOG(cudaErrorInvalidValue));
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("check `CUBLAS_STATUS_INVALID_VALUE` failed: CUBLAS_STATUS_INVALID_VALUE"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("check `cudaErrorInvalidValue` failed: cudaErrorInvalidValue"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("test_common.cpp:"), std::string::npos) << err;
+}
+
 // Note [launch call site] in kernels/common/launch.cuh: a failed launch names the line of the
 // mvit::launch call in the launcher's own file, not the header that implements the check.
 using LaunchCheck = DeviceTest;
