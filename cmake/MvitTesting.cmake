@@ -4,7 +4,11 @@
 # One GoogleTest executable; every test case becomes a ctest test carrying LABELS. In the emulated
 # build each case is registered once per thread order in ORDERS (default: forward and reverse), as
 # "<order>/<Suite>.<Case>", with MVIT_EMU_THREAD_ORDER set accordingly, so every kernel test runs
-# under at least two schedules. Cases whose name contains "Full" are slow: they get the extra label
+# under at least two schedules (threads within a block and the blocks of a launch, Note [block
+# order] in emulator/src/worker_pool.cpp). The reverse order also fills fresh memory with the
+# large-finite poison instead of NaN (MVIT_EMU_POISON=finite, Note [poison] in
+# emulator/src/config.cpp), so a read of unwritten memory that fmaxf or a comparison hides from
+# NaN still changes a result in one of the two runs. Cases whose name contains "Full" are slow: they get the extra label
 # `full`, and CI leaves them out (ctest -LE full).
 function(mvit_add_gtest name)
   cmake_parse_arguments(T "" "" "SOURCES;CUDA_SOURCES;LIBS;LABELS;ORDERS" ${ARGN})
@@ -28,11 +32,19 @@ function(mvit_add_gtest name)
     if(MVIT_EMULATED)
       set(prefix "${order}/")
     endif()
+    set(poison nan)
+    if(order STREQUAL "reverse")
+      set(poison finite)
+    endif()
+    # Two properties, one variable each: gtest_discover_tests splits a list-valued ENVIRONMENT
+    # into separate arguments, and the second would be taken for a property name.
     gtest_discover_tests(${name} TEST_PREFIX "${prefix}" TEST_FILTER "-*Full*"
       DISCOVERY_TIMEOUT 120
-      PROPERTIES LABELS "${T_LABELS}" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}")
+      PROPERTIES LABELS "${T_LABELS}" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}"
+                 ENVIRONMENT_MODIFICATION "MVIT_EMU_POISON=set:${poison}")
     gtest_discover_tests(${name} TEST_PREFIX "${prefix}" TEST_FILTER "*Full*"
       DISCOVERY_TIMEOUT 120
-      PROPERTIES LABELS "${T_LABELS};full" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}")
+      PROPERTIES LABELS "${T_LABELS};full" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}"
+                 ENVIRONMENT_MODIFICATION "MVIT_EMU_POISON=set:${poison}")
   endforeach()
 endfunction()

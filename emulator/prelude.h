@@ -14,7 +14,8 @@
 #endif
 
 #define __shared__ mvit_raw_shared_is_not_portable_use_MVIT_SHARED
-#define __launch_bounds__(...)
+// A raw __launch_bounds__ is an error too: unenforceable here (use MVIT_LAUNCH_BOUNDS, launch.cuh).
+#define __launch_bounds__(...) mvit_raw_launch_bounds_is_not_enforced_use_MVIT_LAUNCH_BOUNDS::error
 #define MVIT_EMULATED 1
 
 #include <cuda_runtime.h>
@@ -22,4 +23,7 @@
 #include <cuda_bf16.h>
 
 #include "mvit_emu/device.h"
+#include "mvit_emu/fast_math.h"
+#include "mvit_emu/half_math.h"
+#include "mvit_emu/pipeline.h"
 #include "mvit_emu/wmma.h"

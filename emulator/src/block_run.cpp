@@ -2,7 +2,14 @@
 // the error reports every check ends in, and the entry and exit of each emulated thread's fiber.
 #include "block_run.h"
 
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <mutex>
 
 #include "kernels/common/check.h"
 #include "symbols.h"
@@ -33,7 +40,78 @@ std::string where(const BlockRun& b, const Slot* s) {
   return text;
 }
 
+struct sigaction g_previous_segv;
+
+// Runs on the alternate signal stack: the faulting fiber's own stack is exhausted.
+void on_segv(int sig, siginfo_t* info, void* context) {
+  const BlockRun* b = t_run;
+  const Slot* s = b != nullptr ? b->current : nullptr;
+  if (s != nullptr && s->fiber != nullptr && s->fiber->guards(info->si_addr)) {
+    // The process is about to end: formatting (which allocates) is acceptable here.
+    const std::string text = format(
+        "mvit emulator: stack overflow in %s: the emulated thread ran past the end of its "
+        "%zu KiB stack (fault at %p). Raise MVIT_EMU_STACK_KB (KiB per thread, default %zu) if the "
+        "kernel really needs more; a GPU allows at most 512 KiB of local memory per thread.\n",
+        where(*b, s).c_str(), s->fiber->stack_bytes() / 1024, info->si_addr, default_stack_kb());
+    ssize_t ignored = write(STDERR_FILENO, text.data(), text.size());
+    (void)ignored;
+    std::abort();
+  }
+  // Not an overflow of ours: let whoever handled SIGSEGV before (the default action, or a
+  // sanitizer) see the fault again when the instruction re-executes.
+  sigaction(SIGSEGV, &g_previous_segv, nullptr);
+  (void)sig, (void)context;
+}
+
+// Frees the alternate signal stack when its OS thread ends.
+struct AltStack {
+  void* mem = nullptr;
+  size_t bytes = 0;
+  ~AltStack() {
+    if (bytes == 0) return;  // none, or a sanitizer's
+    stack_t off{};
+    off.ss_flags = SS_DISABLE;
+    sigaltstack(&off, nullptr);
+    munmap(mem, bytes);
+  }
+};
+
 }  // namespace
+
+void prepare_stack_overflow_report() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = &on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_previous_segv);
+  });
+  thread_local AltStack alt;
+  if (alt.mem != nullptr) return;
+  stack_t current{};
+  // Keep an alternate stack someone already gave this thread: AddressSanitizer gives every thread
+  // one, sized for its own reports, and unmaps whatever alternate stack is set when the thread
+  // ends (replacing it would have ours unmapped twice).
+  if (sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE)) {
+    alt.mem = current.ss_sp;  // not ours: the destructor must not unmap it
+    alt.bytes = 0;
+    return;
+  }
+  // Big enough for the report's formatting and symbol lookup, and for a sanitizer's handler.
+  const size_t bytes = 256 * 1024;
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return;
+  stack_t ss{};
+  ss.ss_sp = mem;
+  ss.ss_size = bytes;
+  if (sigaltstack(&ss, nullptr) != 0) {
+    munmap(mem, bytes);
+    return;
+  }
+  alt.mem = mem;
+  alt.bytes = bytes;
+}
 
 std::string dim_text(unsigned x, unsigned y, unsigned z) {
   return format("(%u,%u,%u)", x, y, z);
@@ -128,6 +206,22 @@ const char* to_string(WarpOp op) {
       return "__all_sync";
     case WarpOp::kGather:
       return "a WMMA warp operation";
+    case WarpOp::kMatchAny:
+      return "__match_any_sync";
+    case WarpOp::kMatchAll:
+      return "__match_all_sync";
+    case WarpOp::kReduceAdd:
+      return "__reduce_add_sync";
+    case WarpOp::kReduceMin:
+      return "__reduce_min_sync";
+    case WarpOp::kReduceMax:
+      return "__reduce_max_sync";
+    case WarpOp::kReduceAnd:
+      return "__reduce_and_sync";
+    case WarpOp::kReduceOr:
+      return "__reduce_or_sync";
+    case WarpOp::kReduceXor:
+      return "__reduce_xor_sync";
   }
   return "?";
 }

@@ -66,11 +66,18 @@ struct BlockRun {
   size_t pos = 0;  // position in `order` of the running thread during a pass
   const Slot* barrier_first = nullptr;
   bool aborting = false;
+  // Static shared memory of the kernel known at launch (shared_memory.cpp); grows when a block
+  // touches a site the launch could not attribute to the kernel beforehand.
   size_t static_shared = 0;
   Slot* current = nullptr;
   // kGather results, one row of 32 values per thread; kept apart from Slot so the slots that every
   // barrier walks stay small.
   std::vector<uint64_t> gathered;
+  // Off the hot path, after everything a barrier touches (so its fields keep their cache lines):
+  // the bound on static + dynamic shared memory for this launch, and the kernel's shared-memory
+  // record (shared_memory.cpp).
+  size_t shared_cap = 0;
+  void* kernel_shared = nullptr;
 };
 
 // The block the current OS thread is running (a plain pointer: no thread_local guard on the hot
@@ -86,6 +93,11 @@ const char* barrier_name(BarrierKind k);
 void record_error(BlockRun& b, const Slot* s, const std::string& what);
 // From inside a fiber: report and unwind this thread.
 [[noreturn]] void fail(const std::string& what);
+
+// Makes a fiber's stack overflow a clear report naming kernel, block and thread instead of a bare
+// SIGSEGV (Note [fiber stacks] in fiber.cpp): installs the process's SIGSEGV handler once and
+// this OS thread's alternate signal stack, on which the handler runs. Call before running blocks.
+void prepare_stack_overflow_report();
 
 // ---- a thread's life (block_run.cpp) ----
 // Every fiber's task: runs the kernel for one thread, then records its exit.

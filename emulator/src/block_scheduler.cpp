@@ -22,6 +22,7 @@
 #include "barriers.h"
 #include "block_run.h"
 #include "kernels/common/check.h"
+#include "shared_memory.h"
 
 namespace mvit {
 namespace emu {
@@ -66,9 +67,11 @@ void setup_block(Worker& w, GridRun& g, uint64_t linear) {
   for (std::vector<WarpGroup>& g : b.groups) g.clear();
   b.present.assign(warps, 0);
   b.exited.assign(warps, 0);
+  // Fibers persist across blocks; a changed stack size (set_stack_kb) remakes them.
+  const size_t stack = config().stack_kb * 1024;
+  if (!w.fibers.empty() && w.fibers[0]->stack_bytes() != stack) w.fibers.clear();
   while (w.fibers.size() < b.n) {
-    w.fibers.push_back(std::make_unique<Fiber>(Fiber::default_stack_bytes(),
-                                               static_cast<unsigned>(w.fibers.size())));
+    w.fibers.push_back(std::make_unique<Fiber>(stack, static_cast<unsigned>(w.fibers.size())));
   }
   for (unsigned i = 0; i < b.n; ++i) {
     Slot& s = b.slots[i];
@@ -87,7 +90,10 @@ void setup_block(Worker& w, GridRun& g, uint64_t linear) {
   b.at_barrier = 0;
   b.barrier_first = nullptr;
   b.aborting = false;
-  b.static_shared = 0;
+  const StaticShared shared = static_shared_of(l.kernel);
+  b.static_shared = shared.bytes;
+  b.kernel_shared = shared.record;
+  b.shared_cap = g.shared_limit;
 }
 
 // Runs one pass: every ready thread in order, each until it blocks or exits. Returns whether any
@@ -165,6 +171,7 @@ bool settle(BlockRun& b) {
 }  // namespace
 
 void run_block(Worker& w, GridRun& g, uint64_t linear) {
+  prepare_stack_overflow_report();
   setup_block(w, g, linear);
   BlockRun& b = w.block;
   t_block = &b.info;

@@ -70,25 +70,27 @@ FiberContext& thread_context() {
   return ctx;
 }
 
-size_t Fiber::default_stack_bytes() {
-#if defined(MVIT_EMU_SANITIZE) || defined(__SANITIZE_ADDRESS__)
-  return 256 * 1024;
-#else
-  return 64 * 1024;
-#endif
-}
-
+// Note [fiber stacks]
+// Each fiber's stack is one mmap: a PROT_NONE guard region of kGuardBytes, then the stack
+// (MVIT_EMU_STACK_KB, default 576 KiB: a GPU's 512 KiB local-memory limit per thread plus the
+// emulator's frames). MAP_NORESERVE and lazy commit: only the pages a thread touches cost memory,
+// so 1024 threads x 2 workers reserve ~2 GiB of address space but commit a few MiB for ordinary
+// kernels. A frame that runs past the stack's end lands in the guard region (no GPU-legal frame
+// is larger), faults, and block_run.cpp's SIGSEGV handler names kernel, block and thread.
 Fiber::Fiber(size_t stack_bytes, unsigned color) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t size = (stack_bytes + page - 1) / page * page;
-  stack_total_ = size + page;
-  // MAP_NORESERVE: only touched pages are committed, so 1024 fibers cost little real memory.
+  guard_bytes_ = (kGuardBytes + page - 1) / page * page;
+  stack_bytes_ = size;
+  stack_total_ = size + guard_bytes_;
   stack_base_ = mmap(nullptr, stack_total_, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (stack_base_ == MAP_FAILED) die("cannot map a fiber stack");
-  // Guard page below the stack: an overflow faults instead of corrupting a neighbour.
-  if (mprotect(stack_base_, page, PROT_NONE) != 0) die("cannot protect a fiber stack guard page");
-  ctx_.stack_bottom = static_cast<char*>(stack_base_) + page;
+  // Guard below the stack: an overflow faults instead of corrupting a neighbour.
+  if (mprotect(stack_base_, guard_bytes_, PROT_NONE) != 0) {
+    die("cannot protect a fiber stack's guard region");
+  }
+  ctx_.stack_bottom = static_cast<char*>(stack_base_) + guard_bytes_;
   ctx_.stack_size = size;
   // Stacks are page-aligned, so without an offset the hot top frames of every fiber would map to
   // the same L1 cache sets; a different multiple of 64 bytes per fiber spreads them.

@@ -39,7 +39,7 @@ class Fiber {
   // Where to go when the task has returned: another fiber, or nullptr for the OS thread's stack.
   using Leave = Fiber* (*)(Fiber& self);
 
-  // `color` staggers where the stack starts (see the constructor).
+  // `color` staggers where the stack starts (see the constructor). Note [fiber stacks].
   Fiber(size_t stack_bytes, unsigned color);
   ~Fiber();
   Fiber(const Fiber&) = delete;
@@ -53,15 +53,26 @@ class Fiber {
   }
   FiberContext& context() { return ctx_; }
 
-  // Default stack sizes: 64 KiB; 256 KiB under sanitizers, whose own reports need > 16 KiB.
-  static size_t default_stack_bytes();
+  size_t stack_bytes() const { return stack_bytes_; }
+  // Whether `addr` lies in the inaccessible region below the stack (an overflow faults there).
+  bool guards(const void* addr) const {
+    const char* a = static_cast<const char*>(addr);
+    const char* base = static_cast<const char*>(stack_base_);
+    return a >= base && a < base + guard_bytes_;
+  }
+
+  // The guard region below each stack: a GPU allows at most 512 KiB of local memory per thread,
+  // so no frame a GPU accepts can step over it into the next fiber's stack.
+  static constexpr size_t kGuardBytes = 512 * 1024;
 
  private:
   static void trampoline(boost::context::detail::transfer_t t);
   void loop();
 
-  void* stack_base_ = nullptr;  // mmap'd region, guard page at the bottom
+  void* stack_base_ = nullptr;  // mmap'd region, guard region at the bottom
   size_t stack_total_ = 0;
+  size_t guard_bytes_ = 0;
+  size_t stack_bytes_ = 0;
   FiberContext ctx_;
   Task task_ = nullptr;
   void* arg_ = nullptr;

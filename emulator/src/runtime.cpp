@@ -19,6 +19,7 @@
 #include "mvit_emu/emu.h"
 #include "mvit_emu/launch.h"
 #include "scheduler.h"
+#include "shared_memory.h"
 #include "streams.h"
 #include "symbols.h"
 
@@ -37,6 +38,7 @@ std::mutex g_func_mutex;
 std::map<const void*, int> g_max_dynamic_smem;  // cudaFuncAttributeMaxDynamicSharedMemorySize
 
 constexpr size_t kDefaultDynamicSharedLimit = 48 * 1024;  // without the opt-in attribute
+constexpr size_t kStaticSharedLimit = 48 * 1024;          // static __shared__ per kernel
 
 // Shared memory a block may opt in to, per compute capability (CUDA C++ Programming Guide,
 // "Technical Specifications per Compute Capability").
@@ -119,20 +121,52 @@ cudaError_t validate_launch(const KernelLaunch& l) {
                            "65535)",
                            name().c_str(), g.x, g.y, g.z));
   }
-  size_t limit = kDefaultDynamicSharedLimit;
+  return cudaSuccess;
+}
+
+// Static + dynamic shared memory, as a GPU checks them at the launch (Note [static shared memory
+// per kernel] in shared_memory.cpp). On success, *cap is the bound on static + dynamic that a
+// block which touches a site not counted here must still respect.
+cudaError_t validate_shared_memory(const KernelLaunch& l, size_t* cap) {
+  auto name = [&] { return symbol_name(l.kernel); };
+  const StaticShared st = static_shared_of(l.kernel);
+  if (st.bytes > kStaticSharedLimit) {
+    return fail_api(cudaErrorInvalidValue,
+                    format("launch of %s: static shared memory exceeds the 48 KiB limit (nvcc "
+                           "rejects such a kernel): %zu bytes: %s",
+                           name().c_str(), st.bytes, st.sites.c_str()));
+  }
+  int attribute = -1;
   {
     std::lock_guard<std::mutex> lock(g_func_mutex);
     auto it = g_max_dynamic_smem.find(l.kernel);
-    if (it != g_max_dynamic_smem.end()) limit = static_cast<size_t>(it->second);
+    if (it != g_max_dynamic_smem.end()) attribute = it->second;
   }
-  if (l.dynamic_smem > limit) {
+  const size_t optin = shared_optin_limit();
+  if (attribute >= 0 && st.bytes + attribute > optin) {
     return fail_api(cudaErrorInvalidValue,
-                    format("launch of %s: %zu bytes of dynamic shared memory exceed the kernel's "
-                           "limit of %zu (raise it with cudaFuncSetAttribute("
-                           "cudaFuncAttributeMaxDynamicSharedMemorySize), up to %zu on this "
-                           "device)",
-                           name().c_str(), l.dynamic_smem, limit, shared_optin_limit()));
+                    format("launch of %s: cudaFuncAttributeMaxDynamicSharedMemorySize %d plus %zu "
+                           "bytes of static shared memory (%s) exceed the device's opt-in limit "
+                           "of %zu (a GPU rejects the cudaFuncSetAttribute call)",
+                           name().c_str(), attribute, st.bytes, st.sites.c_str(), optin));
   }
+  const size_t limit =
+      attribute >= 0 ? static_cast<size_t>(attribute) : kDefaultDynamicSharedLimit - st.bytes;
+  if (l.dynamic_smem > limit) {
+    return fail_api(
+        cudaErrorInvalidValue,
+        format("launch of %s: %zu bytes of dynamic shared memory exceed the kernel's "
+               "limit of %zu (%s; raise it with cudaFuncSetAttribute("
+               "cudaFuncAttributeMaxDynamicSharedMemorySize), up to %zu minus the "
+               "static bytes on this device)",
+               name().c_str(), l.dynamic_smem, limit,
+               attribute >= 0 ? "its cudaFuncAttributeMaxDynamicSharedMemorySize"
+                              : format("48 KiB minus %zu bytes of static shared memory%s%s",
+                                       st.bytes, st.bytes ? ": " : "", st.sites.c_str())
+                                    .c_str(),
+               optin));
+  }
+  *cap = attribute >= 0 ? optin - attribute + l.dynamic_smem : kDefaultDynamicSharedLimit;
   return cudaSuccess;
 }
 
@@ -144,10 +178,13 @@ void submit(std::shared_ptr<const KernelLaunch> launch, cudaStream_t stream) {
     return;
   }
   if (validate_launch(*launch) != cudaSuccess) return;
+  if (check_launch_bounds(*launch) != cudaSuccess) return;
+  size_t shared_limit = 0;
+  if (validate_shared_memory(*launch, &shared_limit) != cudaSuccess) return;
   const Config c = config();
-  const size_t shared_limit = shared_optin_limit();
   const uint64_t blocks = 1ull * launch->grid.x * launch->grid.y * launch->grid.z;
   auto op = [launch, c, shared_limit, blocks] {
+    check_pointer_arguments(*launch);
     GridRun run;
     run.launch = launch;
     run.order = c.order;
@@ -186,7 +223,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   if (p == nullptr) {
     return fail_api(cudaErrorMemoryAllocation, format("cudaMalloc of %zu bytes failed", bytes));
   }
-  std::memset(p, 0xFF, bytes);  // NaN: reading memory nobody wrote shows up in results
+  fill_poison(p, bytes);  // reading memory nobody wrote shows up in results (Note [poison])
   std::lock_guard<std::mutex> lock(g_memory_mutex);
   g_device[reinterpret_cast<uintptr_t>(p)] = bytes;
   *ptr = p;

@@ -1,7 +1,7 @@
-// Warp collectives (__syncwarp, shuffles, votes, and the WMMA gather): each lane arrives with its
-// mask and operation, checked against the lanes already waiting; the last lane of the mask to
-// arrive computes every lane's result and makes the others ready (Note [strict scheduling] in
-// block_scheduler.cpp).
+// Warp collectives (__syncwarp, shuffles, votes, match, reduce, and the WMMA gather): each lane
+// arrives with its mask and operation, checked against the lanes already waiting; the last lane of
+// the mask to arrive computes the results of the mask's lanes and makes the others ready (Note
+// [strict scheduling] in block_scheduler.cpp).
 #include <cstdint>
 #include <vector>
 
@@ -15,6 +15,74 @@ using detail::format;
 using namespace sched;
 
 namespace {
+
+// to_string (block_run.cpp) names the collectives it knows; the match and reduce ones are named
+// here.
+const char* op_name(WarpOp op) {
+  switch (op) {
+    case WarpOp::kMatchAny:
+      return "__match_any_sync";
+    case WarpOp::kMatchAll:
+      return "__match_all_sync";
+    case WarpOp::kReduceAdd:
+      return "__reduce_add_sync";
+    case WarpOp::kReduceMin:
+      return "__reduce_min_sync";
+    case WarpOp::kReduceMax:
+      return "__reduce_max_sync";
+    case WarpOp::kReduceAnd:
+      return "__reduce_and_sync";
+    case WarpOp::kReduceOr:
+      return "__reduce_or_sync";
+    case WarpOp::kReduceXor:
+      return "__reduce_xor_sync";
+    default:
+      return to_string(op);
+  }
+}
+
+bool is_reduce(WarpOp op) {
+  return op == WarpOp::kReduceAdd || op == WarpOp::kReduceMin || op == WarpOp::kReduceMax ||
+         op == WarpOp::kReduceAnd || op == WarpOp::kReduceOr || op == WarpOp::kReduceXor;
+}
+
+// The reduction of the 32-bit values of the lanes in `mask` (is_signed: min and max of int).
+uint64_t reduce(WarpOp op, unsigned mask, const uint64_t* values, bool is_signed) {
+  uint32_t acc = 0;
+  bool first = true;
+  for (unsigned l = 0; l < 32; ++l) {
+    if (!((mask >> l) & 1u)) continue;
+    const uint32_t v = static_cast<uint32_t>(values[l]);
+    if (first) {
+      acc = v;
+      first = false;
+      continue;
+    }
+    switch (op) {
+      case WarpOp::kReduceAdd:
+        acc += v;  // wraps modulo 2^32, as the hardware's adder does for int and unsigned alike
+        break;
+      case WarpOp::kReduceMin:
+        acc = is_signed ? (static_cast<int32_t>(v) < static_cast<int32_t>(acc) ? v : acc)
+                        : (v < acc ? v : acc);
+        break;
+      case WarpOp::kReduceMax:
+        acc = is_signed ? (static_cast<int32_t>(v) > static_cast<int32_t>(acc) ? v : acc)
+                        : (v > acc ? v : acc);
+        break;
+      case WarpOp::kReduceAnd:
+        acc &= v;
+        break;
+      case WarpOp::kReduceOr:
+        acc |= v;
+        break;
+      default:
+        acc ^= v;
+        break;
+    }
+  }
+  return acc;
+}
 
 bool is_shuffle(WarpOp op) {
   return op == WarpOp::kShfl || op == WarpOp::kShflUp || op == WarpOp::kShflDown ||
@@ -42,6 +110,48 @@ unsigned source_lane(WarpOp op, int param, int width, unsigned lane) {
   }
 }
 
+// Only the lanes of the mask: a lane outside it may be ready with the unread result of its own
+// collective, completed just before this one.
+void set_results(uint64_t* results, unsigned mask, uint64_t r) {
+  for (unsigned l = 0; l < 32; ++l) {
+    if ((mask >> l) & 1u) results[l] = r;
+  }
+}
+
+// __match_*_sync and __reduce_*_sync: one instruction per value type on a GPU (match.b32/.b64,
+// redux.s32/.u32), so lanes passing different types are at different collectives.
+void complete_match_or_reduce(BlockRun& b, unsigned base, const WarpGroup& g) {
+  const uint64_t* values = &b.values[base];
+  uint64_t* results = &b.results[base];
+  const unsigned first = static_cast<unsigned>(__builtin_ctz(g.mask));
+  for (unsigned l = first + 1; l < 32; ++l) {
+    if (((g.mask >> l) & 1u) && b.params[base + l] != b.params[base + first]) {
+      const Slot& t = b.slots[base + l];
+      fail(
+          format("Divergent thread(s) in warp: lanes %u and %u call %s (mask 0x%08x) with "
+                 "values of different types at %s and %s",
+                 first, l, op_name(g.op), g.mask,
+                 site(b.slots[base + first].file, b.slots[base + first].line).c_str(),
+                 site(t.file, t.line).c_str()));
+    }
+  }
+  if (is_reduce(g.op)) {
+    set_results(results, g.mask, reduce(g.op, g.mask, values, b.params[base + first] != 0));
+    return;
+  }
+  bool all_equal = true;
+  for (unsigned l = 0; l < 32; ++l) {
+    if (!((g.mask >> l) & 1u)) continue;
+    unsigned same = 0;
+    for (unsigned k = 0; k < 32; ++k) {
+      if (((g.mask >> k) & 1u) && values[k] == values[l]) same |= 1u << k;
+    }
+    results[l] = same;
+    all_equal = all_equal && same == g.mask;
+  }
+  if (g.op == WarpOp::kMatchAll) set_results(results, g.mask, all_equal ? g.mask : 0);
+}
+
 // The last lane of `g` has arrived: compute every lane's result and release the waiting ones.
 void complete_group(BlockRun& b, unsigned warp, const WarpGroup& g, int width) {
   const unsigned base = warp * 32;
@@ -55,7 +165,9 @@ void complete_group(BlockRun& b, unsigned warp, const WarpGroup& g, int width) {
     const uint64_t r = g.op == WarpOp::kBallot ? vote
                        : g.op == WarpOp::kAny  ? uint64_t{vote != 0}
                                                : uint64_t{vote == g.mask};
-    for (unsigned l = 0; l < 32; ++l) results[l] = r;
+    set_results(results, g.mask, r);
+  } else if (g.op == WarpOp::kMatchAny || g.op == WarpOp::kMatchAll || is_reduce(g.op)) {
+    complete_match_or_reduce(b, base, g);
   } else if (g.op == WarpOp::kGather) {
     if (b.gathered.size() < static_cast<size_t>(b.n) * 32) b.gathered.resize(b.n * 32);
     for (unsigned l = 0; l < 32; ++l) {
@@ -72,7 +184,7 @@ void complete_group(BlockRun& b, unsigned warp, const WarpGroup& g, int width) {
         fail(
             format("%s: lane %u reads lane %u, which is not in mask 0x%08x (undefined value "
                    "on a GPU) at %s",
-                   to_string(g.op), l, src, g.mask, site(t.file, t.line).c_str()));
+                   op_name(g.op), l, src, g.mask, site(t.file, t.line).c_str()));
       }
       results[l] = values[src];
     }
@@ -83,26 +195,29 @@ void complete_group(BlockRun& b, unsigned warp, const WarpGroup& g, int width) {
   }
 }
 
+// Each message ends with the call's source line, like every other report of a misuse (formatted
+// only on failure: this runs on every collective).
 void validate_collective(const BlockRun& b, const Slot& s, WarpOp op, unsigned mask, int width) {
   const unsigned lane = s.info.lane;
   const unsigned warp = s.info.warp;
+  auto at = [&s] { return site(s.file, s.line); };
   if (!((mask >> lane) & 1u)) {
-    fail(format("Invalid arguments: %s mask 0x%08x does not name the calling lane %u",
-                to_string(op), mask, lane));
+    fail(format("Invalid arguments: %s mask 0x%08x does not name the calling lane %u at %s",
+                op_name(op), mask, lane, at().c_str()));
   }
   if (mask & ~b.present[warp]) {
-    fail(
-        format("Invalid arguments: %s mask 0x%08x names lanes 0x%08x that do not exist (warp %u "
-               "of a %u-thread block has lanes 0x%08x)",
-               to_string(op), mask, mask & ~b.present[warp], warp, b.n, b.present[warp]));
+    fail(format(
+        "Invalid arguments: %s mask 0x%08x names lanes 0x%08x that do not exist (warp %u "
+        "of a %u-thread block has lanes 0x%08x) at %s",
+        op_name(op), mask, mask & ~b.present[warp], warp, b.n, b.present[warp], at().c_str()));
   }
   if (mask & b.exited[warp]) {
-    fail(format("Invalid arguments: %s mask 0x%08x names exited lanes 0x%08x", to_string(op), mask,
-                mask & b.exited[warp]));
+    fail(format("Invalid arguments: %s mask 0x%08x names exited lanes 0x%08x at %s", op_name(op),
+                mask, mask & b.exited[warp], at().c_str()));
   }
   if (is_shuffle(op) && (width < 1 || width > 32 || (width & (width - 1)) != 0)) {
-    fail(format("Invalid arguments: %s width %d is not a power of two in [1, 32]", to_string(op),
-                width));
+    fail(format("Invalid arguments: %s width %d is not a power of two in [1, 32] at %s",
+                op_name(op), width, at().c_str()));
   }
 }
 
@@ -124,7 +239,7 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int param, in
       fail(format(
           "Divergent thread(s) in warp: this lane calls %s with mask 0x%08x at %s while "
           "lanes 0x%08x wait in %s with mask 0x%08x at %s",
-          to_string(op), mask, site(file, line).c_str(), candidate.arrived, to_string(candidate.op),
+          op_name(op), mask, site(file, line).c_str(), candidate.arrived, op_name(candidate.op),
           candidate.mask, site(candidate.file, candidate.line).c_str()));
     }
   }
@@ -135,7 +250,7 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int param, in
     fail(
         format("Divergent thread(s) in warp: this lane calls %s at %s while lanes 0x%08x wait in "
                "%s at %s (mask 0x%08x)",
-               to_string(op), site(file, line).c_str(), g->arrived, to_string(g->op),
+               op_name(op), site(file, line).c_str(), g->arrived, op_name(g->op),
                site(g->file, g->line).c_str(), mask));
   }
   s.op = op;

@@ -45,6 +45,20 @@ struct LaunchGrid {
 
 }  // namespace mvit
 
+// MVIT_LAUNCH_BOUNDS(max_threads[, min_blocks]), placed like __launch_bounds__
+// (`__global__ void MVIT_LAUNCH_BOUNDS(256) kernel(...)`): nvcc gets the real __launch_bounds__;
+// the emulated build records max_threads in the kernel's code so that a launch with a bigger block
+// fails there as on a GPU (Note [launch bounds encoding] in emulator/src/launch_checks.cpp).
+// The arguments must be integer literals (the lint checks). A raw __launch_bounds__ is rejected
+// (emulator/prelude.h, the lint): the emulated build could not enforce it.
+#if defined(__CUDACC__)
+#define MVIT_LAUNCH_BOUNDS(...) __launch_bounds__(__VA_ARGS__)
+#else
+#define MVIT_LAUNCH_BOUNDS(...) MVIT_LAUNCH_BOUNDS_(__VA_ARGS__, 0)
+#define MVIT_LAUNCH_BOUNDS_(max_threads, ...) \
+  __attribute__((patchable_function_entry(max_threads, max_threads)))
+#endif
+
 #if defined(__CUDACC__)
 
 #define MVIT_SHARED(T, name, ...) __shared__ T name MVIT_DIMS(__VA_ARGS__)
@@ -65,12 +79,19 @@ void launch(void (*kernel)(Params...), LaunchGrid grid, dim3 block, size_t dynam
 
 #include "mvit_emu/launch.h"
 
-#define MVIT_SHARED(T, name, ...)                                                                  \
-  using name##_mvit_shared_t_ = T MVIT_DIMS(__VA_ARGS__);                                          \
-  static const int name##_mvit_site_ =                                                             \
-      ::mvit::emu::register_shared_site(#name, __FILE__, __LINE__, sizeof(name##_mvit_shared_t_)); \
-  name##_mvit_shared_t_& name =                                                                    \
-      *reinterpret_cast<name##_mvit_shared_t_*>(::mvit::emu::shared_storage(name##_mvit_site_))
+// The local class names the site and, through its mangled name, the enclosing function; naming
+// it in SharedSite<> registers the site at static initialisation (mvit_emu/launch.h).
+#define MVIT_SHARED(T, name, ...)                                            \
+  using name##_mvit_shared_t_ = T MVIT_DIMS(__VA_ARGS__);                    \
+  struct name##_mvit_site_ {                                                 \
+    static ::mvit::emu::SharedSiteInfo info() {                              \
+      return {#name, __FILE__, __LINE__, sizeof(name##_mvit_shared_t_),      \
+              alignof(name##_mvit_shared_t_)};                               \
+    }                                                                        \
+  };                                                                         \
+  name##_mvit_shared_t_& name =                                              \
+      *reinterpret_cast<name##_mvit_shared_t_*>(::mvit::emu::shared_storage( \
+          ::mvit::emu::SharedSite<name##_mvit_site_>::id, alignof(name##_mvit_shared_t_)))
 #define MVIT_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::mvit::emu::dynamic_shared())
 
 namespace mvit {

@@ -84,6 +84,7 @@ TEST(Scheduler, AtomicsAreAtomicAcrossParallelBlocks) {
 }
 
 TEST(Scheduler, SharedMemoryStartsAsNaNInEveryBlock) {
+  emu::ScopedPoison nan(emu::Poison::kNan);  // the suite's reverse run uses the finite one
   DeviceBuffer<int> out(128);
   shared_poison(out.get(), 128, nullptr);
   for (int v : out.download()) EXPECT_EQ(v, 1);
@@ -92,6 +93,7 @@ TEST(Scheduler, SharedMemoryStartsAsNaNInEveryBlock) {
 // A shared-memory race (no barrier between write and read) is visible as an order-dependent
 // result: the emulator's thread orders are what makes such a bug fail in CI.
 TEST(Scheduler, KnownBadSharedMemoryRaceDependsOnThreadOrder) {
+  emu::ScopedPoison nan(emu::Poison::kNan);  // the suite's reverse run uses the finite one
   const int n = 64;
   std::vector<float> in(n);
   for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i);
@@ -111,6 +113,7 @@ TEST(Scheduler, KnownBadSharedMemoryRaceDependsOnThreadOrder) {
 }
 
 TEST(Scheduler, RandomOrderIsSeededAndDeterministic) {
+  emu::ScopedPoison nan(emu::Poison::kNan);  // the suite's reverse run uses the finite one
   const int n = 64;
   std::vector<float> in(n);
   for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i);

@@ -49,7 +49,15 @@ enum class WarpOp : int {
   kBallot,
   kAny,
   kAll,
-  kGather
+  kGather,
+  kMatchAny,   // value: the lane's value's bits; param: its size
+  kMatchAll,   // as kMatchAny
+  kReduceAdd,  // value: the lane's 32 bits; param: 1 for int, 0 for unsigned
+  kReduceMin,
+  kReduceMax,
+  kReduceAnd,
+  kReduceOr,
+  kReduceXor
 };
 const char* to_string(WarpOp op);
 
@@ -65,9 +73,18 @@ const uint64_t* gathered_values();
 // Reports a violation of the execution model from kernel code and aborts the launch.
 [[noreturn]] void device_fault(const char* what, const char* file, int line);
 
+// __half2 and __nv_bfloat162 declare their own copy operations (so they are not trivially
+// copyable), yet CUDA shuffles them by their bits like any 4-byte value.
+template <class T>
+struct shuffles_by_bits : std::is_trivially_copyable<T> {};
+template <>
+struct shuffles_by_bits<__half2> : std::true_type {};
+template <>
+struct shuffles_by_bits<__nv_bfloat162> : std::true_type {};
+
 template <class T>
 inline uint64_t to_bits(const T& v) {
-  static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value,
+  static_assert(sizeof(T) <= 8 && shuffles_by_bits<T>::value,
                 "warp shuffles take 2-, 4- or 8-byte trivially copyable values");
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
@@ -76,7 +93,7 @@ inline uint64_t to_bits(const T& v) {
 template <class T>
 inline T from_bits(uint64_t bits) {
   T v;
-  std::memcpy(&v, &bits, sizeof(T));
+  std::memcpy(static_cast<void*>(&v), &bits, sizeof(T));  // void*: __half2 has its own copies
   return v;
 }
 
@@ -154,6 +171,57 @@ inline int __all_sync(unsigned mask, int pred, const char* file = __builtin_FILE
       ::mvit::emu::warp_collective(::mvit::emu::WarpOp::kAll, mask, pred != 0, 0, 32, file, line));
 }
 
+// Note [__activemask]: on a GPU it returns the lanes that happen to execute the call together,
+// which independent thread scheduling lets be any set containing the caller, and it does not make
+// them converge. The emulator returns the strictest legal answer, the calling lane alone, so code
+// that mistakes it for "the whole warp" computes wrong results here instead of passing by luck.
+inline unsigned __activemask() {
+  return 1u << ::mvit::emu::t_thread->lane;
+}
+
+// __match_any_sync: the lanes of `mask` whose value equals this lane's. __match_all_sync: `mask`
+// when all of them are equal (*pred = 1), else 0 (*pred = 0). Values compare by their bits, as
+// the hardware does (so +0.0f and -0.0f differ and a NaN matches an identical NaN).
+template <class T>
+inline unsigned __match_any_sync(unsigned mask, T value, const char* file = __builtin_FILE(),
+                                 int line = __builtin_LINE()) {
+  static_assert(std::is_arithmetic<T>::value && (sizeof(T) == 4 || sizeof(T) == 8),
+                "__match_any_sync takes a 32- or 64-bit integer or floating-point value");
+  return static_cast<unsigned>(::mvit::emu::warp_collective(::mvit::emu::WarpOp::kMatchAny, mask,
+                                                            ::mvit::emu::to_bits(value), sizeof(T),
+                                                            32, file, line));
+}
+template <class T>
+inline unsigned __match_all_sync(unsigned mask, T value, int* pred,
+                                 const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  static_assert(std::is_arithmetic<T>::value && (sizeof(T) == 4 || sizeof(T) == 8),
+                "__match_all_sync takes a 32- or 64-bit integer or floating-point value");
+  const unsigned r = static_cast<unsigned>(
+      ::mvit::emu::warp_collective(::mvit::emu::WarpOp::kMatchAll, mask,
+                                   ::mvit::emu::to_bits(value), sizeof(T), 32, file, line));
+  *pred = r != 0;
+  return r;
+}
+
+// __reduce_*_sync (compute capability 8.0): every lane of `mask` gets the reduction over the
+// mask. add/min/max take int or unsigned (add wraps modulo 2^32); and/or/xor take unsigned.
+#define MVIT_EMU_REDUCE_(name, op, T, is_signed)                                                   \
+  inline T name(unsigned mask, T value, const char* file = __builtin_FILE(),                       \
+                int line = __builtin_LINE()) {                                                     \
+    return static_cast<T>(static_cast<uint32_t>(::mvit::emu::warp_collective(                      \
+        ::mvit::emu::WarpOp::op, mask, static_cast<uint32_t>(value), is_signed, 32, file, line))); \
+  }
+MVIT_EMU_REDUCE_(__reduce_add_sync, kReduceAdd, unsigned, 0)
+MVIT_EMU_REDUCE_(__reduce_add_sync, kReduceAdd, int, 1)
+MVIT_EMU_REDUCE_(__reduce_min_sync, kReduceMin, unsigned, 0)
+MVIT_EMU_REDUCE_(__reduce_min_sync, kReduceMin, int, 1)
+MVIT_EMU_REDUCE_(__reduce_max_sync, kReduceMax, unsigned, 0)
+MVIT_EMU_REDUCE_(__reduce_max_sync, kReduceMax, int, 1)
+MVIT_EMU_REDUCE_(__reduce_and_sync, kReduceAnd, unsigned, 0)
+MVIT_EMU_REDUCE_(__reduce_or_sync, kReduceOr, unsigned, 0)
+MVIT_EMU_REDUCE_(__reduce_xor_sync, kReduceXor, unsigned, 0)
+#undef MVIT_EMU_REDUCE_
+
 // ---- memory fences -----------------------------------------------------------------------------
 // A block's threads share one OS thread (fibers never preempt), so a block fence only has to stop
 // the compiler; blocks run on different OS threads, so device and system fences are real fences.
@@ -220,7 +288,7 @@ inline F atomic_float_rmw(F* p, Op op) {
   Bits old_bits = __atomic_load_n(bp, __ATOMIC_RELAXED);
   for (;;) {
     F old_value;
-    std::memcpy(&old_value, &old_bits, sizeof(F));
+    std::memcpy(static_cast<void*>(&old_value), &old_bits, sizeof(F));
     const F new_value = op(old_value);
     Bits new_bits;
     std::memcpy(&new_bits, &new_value, sizeof(F));
@@ -245,9 +313,47 @@ inline float atomicExch(float* p, float v) {
 // The GPU's float atomicMax/Min do not exist in CUDA; these are the integer ones above.
 
 // ---- loads and bit manipulation ----------------------------------------------------------------
+// The cache-hinted loads and stores: the hint changes only caching on a GPU, so each is a plain
+// access here (and AddressSanitizer checks it like any other).
 template <class T>
 inline T __ldg(const T* p) {
   return *p;
+}
+template <class T>
+inline T __ldcg(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldca(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldcs(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldlu(const T* p) {
+  return *p;
+}
+template <class T>
+inline T __ldcv(const T* p) {
+  return *p;
+}
+template <class T>
+inline void __stwb(T* p, T v) {
+  *p = v;
+}
+template <class T>
+inline void __stcg(T* p, T v) {
+  *p = v;
+}
+template <class T>
+inline void __stcs(T* p, T v) {
+  *p = v;
+}
+template <class T>
+inline void __stwt(T* p, T v) {
+  *p = v;
 }
 inline int __popc(unsigned x) {
   return __builtin_popcount(x);
@@ -269,11 +375,10 @@ inline unsigned __brev(unsigned x) {
   return (x >> 16) | (x << 16);
 }
 
-// ---- math
-// ---------------------------------------------------------------------------------------- CUDA's
-// host/device overloads of min/max and the float math library. The fast intrinsics
-// (__expf, __fdividef...) are computed exactly here; on a GPU they are approximations, which is
-// one reason results are compared with a tolerance (the emulator cannot reproduce GPU rounding).
+// ---- math -------------------------------------------------------------------------------------
+// CUDA's host/device overloads of min/max and the float math library (the host's libm, within the
+// CUDA bounds of these functions). The intrinsics (__expf, __fdividef, rsqrtf, __frsqrt_rn...)
+// are in mvit_emu/fast_math.h, the half and bfloat16 math in mvit_emu/half_math.h.
 using ::ceilf;
 using ::erff;
 using ::exp2f;
@@ -326,39 +431,6 @@ inline double min(double a, double b) {
 }
 inline double max(double a, double b) {
   return std::fmax(a, b);
-}
-inline float rsqrtf(float x) {
-  return 1.0f / std::sqrt(x);
-}
-inline float __expf(float x) {
-  return std::exp(x);
-}
-inline float __logf(float x) {
-  return std::log(x);
-}
-inline float __powf(float x, float y) {
-  return std::pow(x, y);
-}
-inline float __fdividef(float x, float y) {
-  return x / y;
-}
-inline float __frcp_rn(float x) {
-  return 1.0f / x;
-}
-inline float __fsqrt_rn(float x) {
-  return std::sqrt(x);
-}
-inline float __saturatef(float x) {
-  return x != x ? 0.0f : std::fmin(std::fmax(x, 0.0f), 1.0f);
-}
-inline float __fmaf_rn(float a, float b, float c) {
-  return std::fma(a, b, c);
-}
-inline float __fadd_rn(float a, float b) {
-  return a + b;
-}
-inline float __fmul_rn(float a, float b) {
-  return a * b;
 }
 inline float __int_as_float(int x) {
   return ::mvit::emu::from_bits<float>(static_cast<uint32_t>(x));

@@ -2,8 +2,14 @@
 // Host-only C++; available in the emulated build only (MVIT_EMULATED is defined there).
 //
 // Environment variables read once at start-up (each also has a setter below):
-//   MVIT_EMU_THREAD_ORDER  forward | reverse | random   order in which a block's threads run
+//   MVIT_EMU_THREAD_ORDER  forward | reverse | random   order in which a block's threads run, and
+//                          in which a launch's blocks are dispatched (Note [block order] in
+//                          worker_pool.cpp)
 //   MVIT_EMU_SEED          seed of the random order (default 1)
+//   MVIT_EMU_POISON        nan | finite: what fresh device and shared memory is filled with
+//                          (Note [poison] in config.cpp; default nan)
+//   MVIT_EMU_STACK_KB      each emulated thread's stack, in KiB (default 576; 768 under
+//                          sanitizers); an overflow is reported, naming kernel, block and thread
 //   MVIT_EMU_WORKERS       OS threads executing blocks (default: all cores)
 //   MVIT_EMU_CC            compute capability the emulated device reports, "9.0" by default
 //   MVIT_EMU_STREAM_DELAY_US  each stream waits this long before every operation (default 0);
@@ -12,6 +18,7 @@
 
 #include <driver_types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -19,8 +26,10 @@ namespace mvit {
 namespace emu {
 
 enum class ThreadOrder { kForward, kReverse, kRandom };
+enum class Poison { kNan, kFinite };
 
 const char* to_string(ThreadOrder order);
+const char* to_string(Poison poison);
 
 struct Config {
   ThreadOrder order = ThreadOrder::kForward;
@@ -29,12 +38,25 @@ struct Config {
   int cc_major = 9;
   int cc_minor = 0;
   int stream_delay_us = 0;
+  Poison poison = Poison::kNan;
+  size_t stack_kb = 0;  // resolved at start-up (default_stack_kb())
 };
+
+// The default stack of an emulated thread: a GPU's 512 KiB local-memory limit per thread plus
+// room for the emulator's own frames (more under sanitizers, whose reports and redzones need it).
+size_t default_stack_kb();
 
 Config config();
 void set_thread_order(ThreadOrder order, uint64_t seed = 1);
 void set_compute_capability(int major, int minor);
 void set_stream_delay_us(int microseconds);
+void set_poison(Poison poison);
+// Applies to the blocks a worker starts afterwards (its fibers are remade at the new size).
+void set_stack_kb(size_t kib);
+
+// Fills `bytes` at `p` with the current poison: 0xFF bytes (NaN in every float format) or the
+// large-finite pattern of Note [poison] (config.cpp).
+void fill_poison(void* p, size_t bytes);
 
 // The emulator's description of the error `status` most recently reported by the runtime (the
 // kernel, block, thread and source line of a fault; the violated limit of a bad launch), or "" if
@@ -51,6 +73,18 @@ class ScopedThreadOrder {
 
  private:
   Config saved_;
+};
+
+// RAII: sets the poison for a scope and restores the previous one.
+class ScopedPoison {
+ public:
+  explicit ScopedPoison(Poison poison);
+  ~ScopedPoison();
+  ScopedPoison(const ScopedPoison&) = delete;
+  ScopedPoison& operator=(const ScopedPoison&) = delete;
+
+ private:
+  Poison saved_;
 };
 
 }  // namespace emu
