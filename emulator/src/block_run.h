@@ -70,7 +70,7 @@ struct BlockRun {
   // touches a site the launch could not attribute to the kernel beforehand.
   size_t static_shared = 0;
   Slot* current = nullptr;
-  // kGather results, one row of 32 values per thread; kept apart from Slot so the slots that every
+  // kGather results, one row of 32 values per warp; kept apart from Slot so the slots that every
   // barrier walks stay small.
   std::vector<uint64_t> gathered;
   // Off the hot path, after everything a barrier touches (so its fields keep their cache lines):
