@@ -56,7 +56,7 @@ int main() {
     }
     std::printf("\n%zu of %zu kernels match their CPU reference%s\n", cases.size() - failed,
                 cases.size(),
-                kEmulated ? " (emulated: times are CPU times of one launch)"
+                kEmulated ? " (emulated: times are wall times of one launch on the CPU)"
                           : " (time: one launch, not warmed up)");
     return failed == 0 ? 0 : 1;
   } catch (const std::exception& e) {
