@@ -17,31 +17,6 @@ using namespace sched;
 
 namespace {
 
-// to_string (block_run.cpp) names the collectives it knows; the match and reduce ones are named
-// here.
-const char* op_name(WarpOp op) {
-  switch (op) {
-    case WarpOp::kMatchAny:
-      return "__match_any_sync";
-    case WarpOp::kMatchAll:
-      return "__match_all_sync";
-    case WarpOp::kReduceAdd:
-      return "__reduce_add_sync";
-    case WarpOp::kReduceMin:
-      return "__reduce_min_sync";
-    case WarpOp::kReduceMax:
-      return "__reduce_max_sync";
-    case WarpOp::kReduceAnd:
-      return "__reduce_and_sync";
-    case WarpOp::kReduceOr:
-      return "__reduce_or_sync";
-    case WarpOp::kReduceXor:
-      return "__reduce_xor_sync";
-    default:
-      return to_string(op);
-  }
-}
-
 bool is_reduce(WarpOp op) {
   return op == WarpOp::kReduceAdd || op == WarpOp::kReduceMin || op == WarpOp::kReduceMax ||
          op == WarpOp::kReduceAnd || op == WarpOp::kReduceOr || op == WarpOp::kReduceXor;
@@ -131,7 +106,7 @@ void complete_match_or_reduce(BlockRun& b, unsigned base, const WarpGroup& g) {
       fail(
           format("Divergent thread(s) in warp: lanes %u and %u call %s (mask 0x%08x) with "
                  "values of different types at %s and %s",
-                 first, l, op_name(g.op), g.mask,
+                 first, l, to_string(g.op), g.mask,
                  site(b.slots[base + first].file, b.slots[base + first].line).c_str(),
                  site(t.file, t.line).c_str()));
     }
@@ -191,7 +166,7 @@ void complete_group(BlockRun& b, unsigned warp, const WarpGroup& g, int width) {
         fail(
             format("%s: lane %u reads lane %u, which is not in mask 0x%08x (undefined value "
                    "on a GPU) at %s",
-                   op_name(g.op), l, src, g.mask, site(t.file, t.line).c_str()));
+                   to_string(g.op), l, src, g.mask, site(t.file, t.line).c_str()));
       }
       results[l] = values[src];
     }
@@ -210,21 +185,21 @@ void validate_collective(const BlockRun& b, const Slot& s, WarpOp op, unsigned m
   auto at = [&s] { return site(s.file, s.line); };
   if (!((mask >> lane) & 1u)) {
     fail(format("Invalid arguments: %s mask 0x%08x does not name the calling lane %u at %s",
-                op_name(op), mask, lane, at().c_str()));
+                to_string(op), mask, lane, at().c_str()));
   }
   if (mask & ~b.present[warp]) {
     fail(format(
         "Invalid arguments: %s mask 0x%08x names lanes 0x%08x that do not exist (warp %u "
         "of a %u-thread block has lanes 0x%08x) at %s",
-        op_name(op), mask, mask & ~b.present[warp], warp, b.n, b.present[warp], at().c_str()));
+        to_string(op), mask, mask & ~b.present[warp], warp, b.n, b.present[warp], at().c_str()));
   }
   if (mask & b.exited[warp]) {
-    fail(format("Invalid arguments: %s mask 0x%08x names exited lanes 0x%08x at %s", op_name(op),
+    fail(format("Invalid arguments: %s mask 0x%08x names exited lanes 0x%08x at %s", to_string(op),
                 mask, mask & b.exited[warp], at().c_str()));
   }
   if (is_shuffle(op) && (width < 1 || width > 32 || (width & (width - 1)) != 0)) {
     fail(format("Invalid arguments: %s width %d is not a power of two in [1, 32] at %s",
-                op_name(op), width, at().c_str()));
+                to_string(op), width, at().c_str()));
   }
 }
 
@@ -246,7 +221,7 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int param, in
       fail(format(
           "Divergent thread(s) in warp: this lane calls %s with mask 0x%08x at %s while "
           "lanes 0x%08x wait in %s with mask 0x%08x at %s",
-          op_name(op), mask, site(file, line).c_str(), candidate.arrived, op_name(candidate.op),
+          to_string(op), mask, site(file, line).c_str(), candidate.arrived, to_string(candidate.op),
           candidate.mask, site(candidate.file, candidate.line).c_str()));
     }
   }
@@ -257,7 +232,7 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int param, in
     fail(
         format("Divergent thread(s) in warp: this lane calls %s at %s while lanes 0x%08x wait in "
                "%s at %s (mask 0x%08x)",
-               op_name(op), site(file, line).c_str(), g->arrived, op_name(g->op),
+               to_string(op), site(file, line).c_str(), g->arrived, to_string(g->op),
                site(g->file, g->line).c_str(), mask));
   }
   s.op = op;
