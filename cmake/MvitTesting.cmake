@@ -8,8 +8,8 @@
 # order] in emulator/src/worker_pool.cpp). The reverse order also fills fresh memory with the
 # large-finite poison instead of NaN (MVIT_EMU_POISON=finite, Note [poison] in
 # emulator/src/config.cpp), so a read of unwritten memory that fmaxf or a comparison hides from
-# NaN still changes a result in one of the two runs. Cases whose name contains "Full" are slow: they get the extra label
-# `full`, and CI leaves them out (ctest -LE full).
+# NaN still changes a result in one of the two runs. Cases whose name contains "Full" are slow:
+# their label ends in `_full` (below), and CI leaves them out (ctest -LE full).
 function(mvit_add_gtest name)
   cmake_parse_arguments(T "" "" "SOURCES;CUDA_SOURCES;LIBS;LABELS;ORDERS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
@@ -27,6 +27,13 @@ function(mvit_add_gtest name)
   if(NOT MVIT_EMULATED)
     set(T_ORDERS forward)
   endif()
+  # gtest_discover_tests flattens its PROPERTIES through several list expansions, so a
+  # list-valued LABELS ("kernels;gpu", "kernels;full") falls apart into separate arguments and no
+  # escaping survives. Each test therefore gets ONE label joining them ("kernels_gpu",
+  # "kernels_gpu_full"): ctest's -L/-LE take regular expressions, so `-L gpu`, `-L kernels` select
+  # them and `-LE full` leaves the Full ones out.
+  string(REPLACE ";" "_" joined_labels "${T_LABELS}")
+  set(full_label "${joined_labels}_full")
   foreach(order IN LISTS T_ORDERS)
     set(prefix "")
     if(MVIT_EMULATED)
@@ -40,11 +47,11 @@ function(mvit_add_gtest name)
     # into separate arguments, and the second would be taken for a property name.
     gtest_discover_tests(${name} TEST_PREFIX "${prefix}" TEST_FILTER "-*Full*"
       DISCOVERY_TIMEOUT 120
-      PROPERTIES LABELS "${T_LABELS}" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}"
+      PROPERTIES LABELS "${joined_labels}" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}"
                  ENVIRONMENT_MODIFICATION "MVIT_EMU_POISON=set:${poison}")
     gtest_discover_tests(${name} TEST_PREFIX "${prefix}" TEST_FILTER "*Full*"
       DISCOVERY_TIMEOUT 120
-      PROPERTIES LABELS "${T_LABELS};full" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}"
+      PROPERTIES LABELS "${full_label}" ENVIRONMENT "MVIT_EMU_THREAD_ORDER=${order}"
                  ENVIRONMENT_MODIFICATION "MVIT_EMU_POISON=set:${poison}")
   endforeach()
 endfunction()

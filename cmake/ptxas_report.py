@@ -69,8 +69,11 @@ def stub_count(paths):
             if len(parts) != 3:
                 continue
             kind, name = parts[1], parts[2]
-            # The stub function itself (code), not its static variables or .cold clones.
-            if kind in "TtWw" and re.match(r"_Z\d+__device_stub__", name) and "." not in name:
+            # The stub function itself (code: a global "_Z<n>__device_stub__...", a file-static
+            # "_ZL<n>__device_stub__...", or one in a namespace "_ZN4mvit...__device_stub__..."),
+            # not its static variables (data, "_ZZ"/"_ZGV") or .cold clones.
+            if (kind in "TtWw" and "__device_stub__" in name and "." not in name
+                    and not name.startswith(("_ZZ", "_ZGV"))):
                 kernels.add(name)
     return len(kernels)
 

@@ -410,7 +410,7 @@ def is_elf(p):
 for t in tests:
     cmd = t.get("command") or []
     props = {p["name"]: p["value"] for p in t.get("properties", [])}
-    if "full" in (props.get("LABELS") or []) or not cmd or not is_elf(cmd[0]):
+    if any("full" in l for l in (props.get("LABELS") or [])) or not cmd or not is_elf(cmd[0]):
         continue
     wd = props.get("WORKING_DIRECTORY", os.path.dirname(cmd[0]))
     env = ";".join(props.get("ENVIRONMENT") or [])

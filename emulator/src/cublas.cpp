@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "mvit_emu/device_ops.h"
+#include "number_formats.h"
 
 // What cuBLAS keeps per handle. Each call reads it when it is made, so later setters do not affect
 // an operation already queued. Like a real handle it is not safe to change from two threads at
@@ -69,43 +70,6 @@ enum class Rounding { kNone, kTf32, kF16, kBF16 };
 
 size_t elem_bytes(Elem e) {
   return e == Elem::kF32 ? sizeof(float) : sizeof(__half);
-}
-
-float round_tf32(float x) {
-  // Adding half a tf32 ulp to the magnitude bits and truncating rounds ties away from zero; a carry
-  // into the exponent is the correct result, up to inf. NaN is left alone: truncating its payload
-  // could turn it into inf.
-  if (std::isnan(x)) return x;
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  bits = (bits + 0x1000u) & 0xffffe000u;
-  std::memcpy(&x, &bits, sizeof bits);
-  return x;
-}
-
-inline float to_float(float v) {
-  return v;
-}
-inline float to_float(__half v) {
-  return __half2float(v);
-}
-inline float to_float(__nv_bfloat16 v) {
-  return __bfloat162float(v);
-}
-
-template <class T>
-T from_float(float v);
-template <>
-float from_float<float>(float v) {
-  return v;
-}
-template <>
-__half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
 }
 
 // One matrix argument as stored: rows x cols column-major with leading dimension ld, batch b at
@@ -175,7 +139,7 @@ const float* fp32_view(const Operand& o, int b, Rounding r, std::vector<float>* 
   } else if (r == Rounding::kTf32) {
     pack<float>(src, o, dst, round_tf32);
   } else if (r == Rounding::kF16) {
-    pack<float>(src, o, dst, [](float v) { return __half2float(__float2half_rn(v)); });
+    pack<float>(src, o, dst, round_f16);
   } else {
     pack<float>(src, o, dst, [](float v) { return __bfloat162float(__float2bfloat16_rn(v)); });
   }
@@ -465,6 +429,8 @@ using mvit::emu::GemmArgs;
 
 cublasStatus_t cublasCreate(cublasHandle_t* handle) {
   if (handle == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+  // cublasDestroy synchronizes the device, also when a static's destructor calls it.
+  mvit::emu::ensure_runtime_started();
   *handle = new cublasContext();
   return CUBLAS_STATUS_SUCCESS;
 }

@@ -270,6 +270,10 @@ void drain_all() {
   for (auto& s : all) drain(*s);
 }
 
+void ensure_runtime_started() {
+  (void)legacy();
+}
+
 cudaError_t enqueue(cudaStream_t handle, std::function<void()> fn, const char* api) {
   if (sticky_error() != cudaSuccess) return sticky_error();
   if (handle == cudaStreamPerThread) {

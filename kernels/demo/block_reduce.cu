@@ -11,7 +11,10 @@
 namespace mvit {
 namespace demo {
 
-__global__ void block_reduce_sum_kernel(BlockReduceParams p) {
+// MVIT_LAUNCH_BOUNDS takes a literal (the resource report reads it): the launcher's block.
+static_assert(kBlockReduceThreads == 256, "MVIT_LAUNCH_BOUNDS(256) below is the launch block");
+
+__global__ void MVIT_LAUNCH_BOUNDS(256) block_reduce_sum_kernel(BlockReduceParams p) {
   MVIT_SHARED(float, scratch, kBlockReduceThreads / kWarpSize);
   const int i = blockIdx.x * kBlockReduceThreads + threadIdx.x;
   const float v = block_reduce<kBlockReduceThreads>(i < p.n ? p.x[i] : 0.0f, SumOp(), scratch);

@@ -18,7 +18,10 @@ constexpr size_t kDefaultSmemBytes = 48 << 10;
 constexpr size_t kStaticSmemBytes = (kThreads / kWarpSize) * sizeof(float);  // block_reduce scratch
 }  // namespace
 
-__global__ void softmax_rows_smem_kernel(SoftmaxRowsParams p) {
+// MVIT_LAUNCH_BOUNDS takes a literal (the resource report reads it): the launcher's block.
+static_assert(kThreads == 128, "MVIT_LAUNCH_BOUNDS(128) below is the launch block");
+
+__global__ void MVIT_LAUNCH_BOUNDS(128) softmax_rows_smem_kernel(SoftmaxRowsParams p) {
   MVIT_DYNAMIC_SHARED(float, row);  // [cols]
   MVIT_SHARED(float, scratch, kThreads / kWarpSize);
   const float* x = p.x + static_cast<size_t>(blockIdx.x) * p.cols;

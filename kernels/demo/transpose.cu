@@ -13,7 +13,10 @@ constexpr int kTile = 32;
 constexpr int kRowsPerPass = 8;  // block is 32 x 8: each thread copies kTile / 8 = 4 elements
 }  // namespace
 
-__global__ void transpose_tiled_kernel(TransposeParams p) {
+// MVIT_LAUNCH_BOUNDS takes a literal (the resource report reads it): the launcher's block.
+static_assert(kTile * kRowsPerPass == 256, "MVIT_LAUNCH_BOUNDS(256) below is the launch block");
+
+__global__ void MVIT_LAUNCH_BOUNDS(256) transpose_tiled_kernel(TransposeParams p) {
   MVIT_SHARED(float, tile, kTile, kTile + 1);
   const int x = blockIdx.x * kTile + threadIdx.x;  // column in `in`
   const int y0 = blockIdx.y * kTile + threadIdx.y;

@@ -44,7 +44,7 @@ class BlockReduceRun final : public PreparedCase {
     flops = n;
   }
 
-  void launch(Stream stream) override {
+  void launch(Stream stream, int) override {
     MVIT_CUDA_CHECK(cudaMemsetAsync(total_.get(), 0, sizeof(float), stream));
     demo::block_reduce_forward({dx_.get(), partials_.get(), total_.get(), n_}, stream);
   }
@@ -66,7 +66,7 @@ class BlockReduceRun final : public PreparedCase {
 
 KernelCase make(const std::string& name, int n, uint32_t seed, bool demo = false) {
   return {"block_reduce", name, 0.0, demo,
-          [=] { return std::make_unique<BlockReduceRun>(n, seed, 0.0); }};
+          [=](int) { return std::make_unique<BlockReduceRun>(n, seed, 0.0); }};
 }
 
 }  // namespace

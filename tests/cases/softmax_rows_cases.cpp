@@ -37,7 +37,7 @@ class SoftmaxRowsRun final : public PreparedCase {
     flops = 4.0 * rows * cols;  // max, subtract + exp, sum, scale
   }
 
-  void launch(Stream stream) override {
+  void launch(Stream stream, int) override {
     demo::softmax_rows_forward({dx_.get(), dy_.get(), rows_, cols_}, stream);
   }
 
@@ -57,7 +57,7 @@ class SoftmaxRowsRun final : public PreparedCase {
 KernelCase make(int rows, int cols, bool demo = false) {
   const double tol = softmax_tolerance(cols);
   return {"softmax_rows", "rows" + std::to_string(rows) + "_cols" + std::to_string(cols), tol, demo,
-          [=] { return std::make_unique<SoftmaxRowsRun>(rows, cols, cols, tol); }};
+          [=](int) { return std::make_unique<SoftmaxRowsRun>(rows, cols, cols, tol); }};
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ class TransposeRun final : public PreparedCase {
     bytes = 8.0 * rows * cols;
   }
 
-  void launch(Stream stream) override {
+  void launch(Stream stream, int) override {
     demo::transpose_forward({din_.get(), dout_.get(), rows_, cols_}, stream);
   }
 
@@ -41,7 +41,7 @@ class TransposeRun final : public PreparedCase {
 
 KernelCase make(int rows, int cols, bool demo = false) {
   return {"transpose", "rows" + std::to_string(rows) + "_cols" + std::to_string(cols), 0.0, demo,
-          [=] { return std::make_unique<TransposeRun>(rows, cols, rows * 31 + cols); }};
+          [=](int) { return std::make_unique<TransposeRun>(rows, cols, rows * 31 + cols); }};
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ class WmmaGemmRun final : public PreparedCase {
     flops = 2.0 * m * n * k;
   }
 
-  void launch(Stream stream) override {
+  void launch(Stream stream, int) override {
     demo::wmma_gemm_forward({da_.get(), db_.get(), dc_.get(), m_, n_, k_, DType::kF16}, stream);
   }
 
@@ -69,7 +69,7 @@ KernelCase make(int m, int n, int k, bool demo = false) {
   const double tol = 2.0 * k * 0x1p-24;
   return {"wmma_gemm",
           "m" + std::to_string(m) + "_n" + std::to_string(n) + "_k" + std::to_string(k), tol, demo,
-          [=] { return std::make_unique<WmmaGemmRun>(m, n, k, m + n + k, tol); }};
+          [=](int) { return std::make_unique<WmmaGemmRun>(m, n, k, m + n + k, tol); }};
 }
 
 }  // namespace

@@ -1,15 +1,17 @@
-// mvit-demo: runs the demonstration kernels (block reduction, tiled transpose, row softmax with
-// dynamic shared memory, WMMA GEMM) on the device (a GPU, or the CPU emulator in the emulated
-// build), checks each against its CPU reference and prints a table. The cases are the ones marked
-// `demo` in the families' case lists (tests/cases/), which the kernel tests also run, with the
-// same tolerances. Exit status 0 when all match, 1 on a mismatch, 2 on an error.
+// mvit-demo: runs one case of every kernel family (the demonstration kernels, and the MobileViT
+// kernel families: depthwise conv, GEMM with fused epilogue, dense 3x3 conv, resize, pool +
+// classifier) on the device (a GPU, or the CPU emulator in the emulated build), checks each
+// against its CPU reference and prints a table. The cases are the ones marked `demo` in the
+// families' case lists (tests/cases/), which the kernel tests also run, with the same tolerances.
+// Exit status 0 when all match, 1 on a mismatch, 2 on an error.
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernels/common/cuda_check.h"
-#include "tests/cases/demo_cases.h"
+#include "tests/cases/registry.h"
 
 namespace {
 
@@ -21,11 +23,8 @@ constexpr bool kEmulated = false;
 
 std::vector<mvit::test::KernelCase> demo_cases() {
   std::vector<mvit::test::KernelCase> shown;
-  for (auto list : {mvit::test::block_reduce_cases, mvit::test::transpose_cases,
-                    mvit::test::softmax_rows_cases, mvit::test::wmma_gemm_cases}) {
-    for (mvit::test::KernelCase& c : list()) {
-      if (c.demo) shown.push_back(std::move(c));
-    }
+  for (mvit::test::KernelCase& c : mvit::test::all_kernel_cases()) {
+    if (c.demo) shown.push_back(std::move(c));
   }
   return shown;
 }
@@ -39,10 +38,10 @@ int main() {
     std::printf("device: %s (compute capability %d.%d)\n\n", prop.name, prop.major, prop.minor);
     const std::vector<mvit::test::KernelCase> cases = demo_cases();
     int failed = 0;
-    std::printf("%-13s %-26s %12s %10s %9s\n", "kernel", "case", "max error", "tolerance",
-                "time ms");
+    std::printf("%-15s %-34s %-18s %12s %10s %9s\n", "kernel", "case", "impl", "max error",
+                "tolerance", "time ms");
     for (const mvit::test::KernelCase& c : cases) {
-      std::unique_ptr<mvit::test::PreparedCase> run = c.prepare();
+      std::unique_ptr<mvit::test::PreparedCase> run = c.prepare(1);
       const auto t0 = std::chrono::steady_clock::now();
       run->launch(nullptr);
       MVIT_CUDA_CHECK(cudaDeviceSynchronize());
@@ -50,8 +49,9 @@ int main() {
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       const mvit::test::Comparison r = run->check();
       failed += !r.ok();
-      std::printf("%-13s %-26s %12.3g %10.3g %9.1f  %s\n", c.family.c_str(), c.name.c_str(),
-                  r.max_error, r.tolerance, ms, r.ok() ? "ok" : "MISMATCH");
+      const std::string impl = run->dispatched.impl[0] != '\0' ? run->dispatched.impl : "-";
+      std::printf("%-15s %-34s %-18s %12.3g %10.3g %9.1f  %s\n", c.family.c_str(), c.name.c_str(),
+                  impl.c_str(), r.max_error, r.tolerance, ms, r.ok() ? "ok" : "MISMATCH");
       if (!r.ok()) std::printf("  %s\n", r.describe().c_str());
     }
     std::printf("\n%zu of %zu kernels match their CPU reference%s\n", cases.size() - failed,

@@ -44,5 +44,11 @@ void require_device_range(const void* ptr, size_t bytes, const char* api, const 
 // error_detail()).
 void set_error_detail(cudaError_t status, const std::string& detail);
 
+// Creates the runtime's lazily made state (the legacy stream) now. A library's handle create calls
+// it, so that the runtime outlives an object holding a handle that is itself a static (the shared
+// test handles): statics are destroyed in the reverse order of their construction, and destroying
+// a handle synchronizes the device.
+void ensure_runtime_started();
+
 }  // namespace emu
 }  // namespace mvit
