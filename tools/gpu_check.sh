@@ -29,6 +29,8 @@
 #   device       cudaGetDeviceCount through the toolkit's libcudart (ctypes): no usable device ->
 #                stop here, saying why (exit 3)
 #   ctest        every test labelled `gpu` or `kernels`, `full` cases included (junit in OUTDIR)
+#   kernel-bench mvit-kernel-bench over every non-Full case (each checked against its reference),
+#                table in kernel-bench.log, kernel-bench.json / .csv, limited to --bench-timeout
 #   memcheck/racecheck <exe>
 #                compute-sanitizer --tool memcheck|racecheck --error-exitcode 86 over each
 #                distinct test executable of those tests (found with ctest --show-only=json-v1,
@@ -42,8 +44,12 @@
 #   --build-dir DIR         build directory (default build/gpu-check; not the presets')
 #   --arch ARCH             CMAKE_CUDA_ARCHITECTURES (e.g. 90-real), instead of detecting it
 #   --jobs N                build parallelism (default: nproc)
+#   --target T              build only target T (repeatable; default: everything). The dry-run
+#                           test builds mvit_kernels alone: the cuda preset already compiles the
+#                           whole tree, the test checks this script's steps
 #   --ctest-jobs N          ctest parallelism (default 4; the tests share one GPU)
 #   --sanitizer-timeout S   limit of one compute-sanitizer run (default 150)
+#   --bench-timeout S       limit of the kernel-bench step (default 120)
 #   --budget S              seconds from the start by which ctest and the sanitizer runs must
 #                           end (default 420)
 #   --dry-run               stop after the build and the device probe even if a GPU is usable
@@ -66,9 +72,9 @@ here=$(pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 abspath() { case "$1" in /*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
 
-mode=run dry_run=0 out="" arch="" arch_source=""
+mode=run dry_run=0 out="" arch="" arch_source="" targets=()
 deps="$root/build/gpu-deps" build="$root/build/gpu-check"
-jobs=$(nproc) ctest_jobs=4 san_timeout=150 budget=420
+jobs=$(nproc) ctest_jobs=4 san_timeout=150 bench_timeout=120 budget=420
 while (($#)); do
   case "$1" in
     --prepare) mode=prepare ;;
@@ -77,8 +83,10 @@ while (($#)); do
     --build-dir) shift; build=$(abspath "${1:?}") ;;
     --arch) shift; arch=${1:?}; arch_source="--arch" ;;
     --jobs) shift; jobs=${1:?} ;;
+    --target) shift; targets+=(--target "${1:?}") ;;
     --ctest-jobs) shift; ctest_jobs=${1:?} ;;
     --sanitizer-timeout) shift; san_timeout=${1:?} ;;
+    --bench-timeout) shift; bench_timeout=${1:?} ;;
     --budget) shift; budget=${1:?} ;;
     -h|--help) usage ;;
     -*) echo "gpu_check: unknown option $1" >&2; usage ;;
@@ -321,7 +329,7 @@ fi
 
 run_step configure configure.log cmake -S "$root" -B "$build" "${cmake_args[@]}" \
   || finish 4 "configure failed"
-run_step build build.log cmake --build "$build" -j "$jobs" || finish 4 "build failed"
+run_step build build.log cmake --build "$build" -j "$jobs" "${targets[@]}" || finish 4 "build failed"
 [[ -f "$build/ptxas_report.tsv" ]] && cp "$build/ptxas_report.tsv" "$out/ptxas_report.tsv"
 
 # ---------------------------------------------------------------------------------------------
@@ -393,6 +401,26 @@ PY
 )
 note "ctest (gpu|kernels): $passed passed, $failed failed, $skipped skipped"
 ((skipped)) && note "WARNING: $skipped test(s) skipped although a device is usable: see ctest.log"
+
+# The kernel benchmark: every non-Full case timed beside its baseline, each checked once.
+bench_exe="$build/tools/bench/mvit-kernel-bench"
+left=$((budget - $(elapsed)))
+limit=$((left < bench_timeout ? left : bench_timeout))
+if [[ ! -x "$bench_exe" ]]; then
+  row kernel-bench "unavailable: $bench_exe not built" 0 ""
+elif ((limit < 20)); then
+  row kernel-bench "skipped: time budget (--budget $budget) spent" 0 ""
+else
+  # A bench cut short by its limit is reported (rc 124), not counted as a failed check.
+  run_step kernel-bench kernel-bench.log timeout -k 10 "$limit" "$bench_exe" --skip-full \
+    --json "$out/kernel-bench.json" --csv "$out/kernel-bench.csv"
+  bench_rc=$?
+  if ((bench_rc == 124 || bench_rc == 137)); then
+    note "kernel-bench stopped at its ${limit}s limit: see kernel-bench.log for the cases it ran"
+  elif ((bench_rc != 0)); then
+    failures=$((failures + 1))
+  fi
+fi
 
 # Test executables and their gtest filters, from ctest's own description (no file names assumed).
 ctest --test-dir "$build" -L 'gpu|kernels' --show-only=json-v1 >"$out/tests.json" 2>/dev/null

@@ -127,7 +127,8 @@ INSTANTIATE_TEST_SUITE_P(
                                   false, false, 0, 4}),
     [](const ::testing::TestParamInfo<BiasActCase>& i) { return i.param.name; });
 
-TEST(BiasActArgs, NamesTheBadField) {
+using BiasActArgs = DeviceTest;
+TEST_F(BiasActArgs, NamesTheBadField) {
   DeviceTensor t(DType::kF32, 64);
   BiasActParams p;
   p.src = t.get();

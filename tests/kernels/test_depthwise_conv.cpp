@@ -1,6 +1,7 @@
 // kernels/depthwise_conv: the case list against the fp64 reference (the direct kernel, and the
 // cuDNN baseline where the build has cuDNN), that the list reaches every template instance, and
 // the argument checks with their messages.
+#include <memory>
 #include <cmath>
 #include <set>
 #include <string>
@@ -64,10 +65,10 @@ class DepthwiseConvArgs : public DeviceTest {
  protected:
   DepthwiseConvParams valid() const {
     DepthwiseConvParams p;
-    p.x = x_.get();
-    p.w = w_.get();
-    p.bias = b_.get();
-    p.y = y_.get();
+    p.x = x_->get();
+    p.w = w_->get();
+    p.bias = b_->get();
+    p.y = y_->get();
     p.B = 1, p.H = 4, p.W = 4, p.C = 8;
     p.stride = 1;
     p.dtype = DType::kF32;
@@ -76,8 +77,16 @@ class DepthwiseConvArgs : public DeviceTest {
   std::string error(const DepthwiseConvParams& p, const LibraryHandles& h = {}) const {
     return error_text([&] { (void)depthwise_conv_forward(p, h, nullptr); });
   }
-  DeviceTensor x_{DType::kF32, 1 * 4 * 4 * 8}, w_{DType::kF32, 8 * 9}, b_{DType::kF32, 8},
-      y_{DType::kF32, 1 * 4 * 4 * 8};
+  // Allocated in SetUp, after the fixture has skipped where no device exists.
+  void SetUp() override {
+    DeviceTest::SetUp();
+    if (IsSkipped()) return;
+    x_ = std::make_unique<DeviceTensor>(DType::kF32, 1 * 4 * 4 * 8);
+    w_ = std::make_unique<DeviceTensor>(DType::kF32, 8 * 9);
+    b_ = std::make_unique<DeviceTensor>(DType::kF32, 8);
+    y_ = std::make_unique<DeviceTensor>(DType::kF32, 1 * 4 * 4 * 8);
+  }
+  std::unique_ptr<DeviceTensor> x_, w_, b_, y_;
 };
 
 TEST_F(DepthwiseConvArgs, AcceptsValidParams) {
@@ -142,19 +151,19 @@ TEST_F(DepthwiseConvArgs, CudnnPathNeedsItsHandle) {
 TEST_F(DepthwiseConvArgs, CudnnPathFitsTheWorkspaceItIsGiven) {
   if (!cudnn_available()) GTEST_SKIP() << "no cuDNN in this build";
   const std::vector<float> x = random_floats(4 * 4 * 8, 5), w = random_floats(8 * 9, 6);
-  x_.upload(x);
-  w_.upload(w);
-  b_.upload(random_floats(8, 7));
+  x_->upload(x);
+  w_->upload(w);
+  b_->upload(random_floats(8, 7));
   DepthwiseConvParams p = valid();
   p.impl = DepthwiseImpl::kCudnn;
   (void)depthwise_conv_forward(p, test_handles(), nullptr);
-  const std::vector<float> with_workspace = y_.download();
+  const std::vector<float> with_workspace = y_->download();
   LibraryHandles none = test_handles();
   none.workspace = nullptr;
   none.workspace_bytes = 0;
-  y_.upload(std::vector<float>(with_workspace.size(), std::nanf("")));  // a no-op cannot pass
+  y_->upload(std::vector<float>(with_workspace.size(), std::nanf("")));  // a no-op cannot pass
   EXPECT_EQ(std::string(depthwise_conv_forward(p, none, nullptr).impl), "cudnn");
-  const std::vector<float> without = y_.download();
+  const std::vector<float> without = y_->download();
   for (size_t i = 0; i < without.size(); ++i) {
     EXPECT_NEAR(without[i], with_workspace[i], 1e-5) << "at " << i;
   }

@@ -1,5 +1,6 @@
 // kernels/pool_classifier: the case list against the fp64 reference, that the list reaches every
 // template instance with and without softmax, and the argument checks with their messages.
+#include <memory>
 #include <set>
 #include <string>
 
@@ -44,18 +45,28 @@ class PoolClassifierArgs : public DeviceTest {
  protected:
   PoolClassifierParams valid() const {
     PoolClassifierParams p;
-    p.x = x_.get();
-    p.weight = w_.get();
-    p.bias = b_.get();
-    p.pooled = static_cast<float*>(pooled_.get());
-    p.logits = static_cast<float*>(logits_.get());
-    p.probs = static_cast<float*>(probs_.get());
+    p.x = x_->get();
+    p.weight = w_->get();
+    p.bias = b_->get();
+    p.pooled = static_cast<float*>(pooled_->get());
+    p.logits = static_cast<float*>(logits_->get());
+    p.probs = static_cast<float*>(probs_->get());
     p.B = 2, p.H = 3, p.W = 3, p.C = 8, p.classes = 5;
     p.dtype = DType::kF16;
     return p;
   }
-  DeviceTensor x_{DType::kF16, 2 * 3 * 3 * 8}, w_{DType::kF16, 5 * 8}, b_{DType::kF16, 5},
-      pooled_{DType::kF32, 2 * 8}, logits_{DType::kF32, 2 * 5}, probs_{DType::kF32, 2 * 5};
+  // Allocated in SetUp, after the fixture has skipped where no device exists.
+  void SetUp() override {
+    DeviceTest::SetUp();
+    if (IsSkipped()) return;
+    x_ = std::make_unique<DeviceTensor>(DType::kF16, 2 * 3 * 3 * 8);
+    w_ = std::make_unique<DeviceTensor>(DType::kF16, 5 * 8);
+    b_ = std::make_unique<DeviceTensor>(DType::kF16, 5);
+    pooled_ = std::make_unique<DeviceTensor>(DType::kF32, 2 * 8);
+    logits_ = std::make_unique<DeviceTensor>(DType::kF32, 2 * 5);
+    probs_ = std::make_unique<DeviceTensor>(DType::kF32, 2 * 5);
+  }
+  std::unique_ptr<DeviceTensor> x_, w_, b_, pooled_, logits_, probs_;
 };
 
 TEST_F(PoolClassifierArgs, RejectsBadFieldsNamingThem) {
