@@ -26,4 +26,5 @@
 #include "mvit_emu/fast_math.h"
 #include "mvit_emu/half_math.h"
 #include "mvit_emu/pipeline.h"
+#include "mvit_emu/runtime_overloads.h"
 #include "mvit_emu/wmma.h"

@@ -153,7 +153,10 @@ bool settle(BlockRun& b) {
       }
       record_error(b, gone,
                    format("Barrier error detected. Divergent thread(s) in block: this thread "
-                          "exited while %u others wait in %s at %s",
+                          "exited while %u others wait in %s at %s (CUDA C++ requires "
+                          "__syncthreads to be reached by every thread of the block; hardware "
+                          "barrier.sync would ignore exited threads: emulator/README.md, \"What "
+                          "stays stricter than a GPU, on purpose\")",
                           b.at_barrier, barrier_name(b.barrier_first->kind),
                           site(b.barrier_first->file, b.barrier_first->line).c_str()));
       return false;

@@ -128,6 +128,10 @@ unsigned launch_bound(const void* kernel) {
 
 }  // namespace
 
+unsigned kernel_launch_bound(const void* kernel) {
+  return launch_bound(kernel);
+}
+
 cudaError_t check_launch_bounds(const KernelLaunch& l) {
   const unsigned bound = launch_bound(l.kernel);
   const unsigned long long threads = 1ull * l.block.x * l.block.y * l.block.z;

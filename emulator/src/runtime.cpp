@@ -4,6 +4,7 @@
 // and libcudart is never linked into the emulated build.
 #include <sys/sysinfo.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -353,6 +354,98 @@ cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
   return sticky_error();
 }
 
+// ---- pitched copies and fills: each row is checked as the plain copies check a whole copy ----
+
+namespace {
+
+bool is_pitched_device(const void* p, size_t pitch, size_t width, size_t height) {
+  const auto* c = static_cast<const char*>(p);
+  for (size_t r = 0; r < height; ++r) {
+    if (!is_device_range(c + r * pitch, width)) return false;
+  }
+  return true;
+}
+
+cudaError_t validate_copy_2d(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+                             size_t height, cudaMemcpyKind kind, const char* api) {
+  if (dpitch < width || spitch < width) {
+    return fail_api(
+        cudaErrorInvalidPitchValue,
+        format("%s: width %zu exceeds the destination pitch %zu or the source pitch %zu", api,
+               width, dpitch, spitch));
+  }
+  for (size_t r = 0; r < height; ++r) {
+    if (cudaError_t e =
+            validate_copy(static_cast<char*>(dst) + r * dpitch,
+                          static_cast<const char*>(src) + r * spitch, width, kind, api)) {
+      return e;
+    }
+  }
+  return cudaSuccess;
+}
+
+}  // namespace
+
+cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch,
+                              size_t width, size_t height, cudaMemcpyKind kind,
+                              cudaStream_t stream) {
+  if (width == 0 || height == 0) return sticky_error();
+  if (cudaError_t e =
+          validate_copy_2d(dst, dpitch, src, spitch, width, height, kind, "cudaMemcpy2DAsync")) {
+    return e;
+  }
+  return enqueue(
+      stream,
+      [dst, dpitch, src, spitch, width, height] {
+        for (size_t r = 0; r < height; ++r) {
+          std::memmove(static_cast<char*>(dst) + r * dpitch,
+                       static_cast<const char*>(src) + r * spitch, width);
+        }
+      },
+      "cudaMemcpy2DAsync");
+}
+
+cudaError_t cudaMemcpy2D(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+                         size_t height, cudaMemcpyKind kind) {
+  if (cudaError_t e = check_legacy_sync_during_capture("cudaMemcpy2D")) return e;
+  if (cudaError_t e = cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height, kind, nullptr)) {
+    return e;
+  }
+  drain(*find_stream(nullptr));
+  return sticky_error();
+}
+
+cudaError_t cudaMemset2DAsync(void* dst, size_t pitch, int value, size_t width, size_t height,
+                              cudaStream_t stream) {
+  if (width == 0 || height == 0) return sticky_error();
+  if (pitch < width) {
+    return fail_api(cudaErrorInvalidValue,
+                    format("cudaMemset2D: width %zu exceeds the pitch %zu", width, pitch));
+  }
+  if (!is_pitched_device(dst, pitch, width, height)) {
+    return fail_api(
+        cudaErrorInvalidValue,
+        format("cudaMemset2D: a row of %zu rows of %zu bytes, pitch %zu, from %p is not "
+               "inside one device allocation",
+               height, width, pitch, dst));
+  }
+  return enqueue(
+      stream,
+      [dst, pitch, value, width, height] {
+        for (size_t r = 0; r < height; ++r) {
+          std::memset(static_cast<char*>(dst) + r * pitch, value, width);
+        }
+      },
+      "cudaMemset2D");
+}
+
+cudaError_t cudaMemset2D(void* dst, size_t pitch, int value, size_t width, size_t height) {
+  if (cudaError_t e = check_legacy_sync_during_capture("cudaMemset2D")) return e;
+  if (cudaError_t e = cudaMemset2DAsync(dst, pitch, value, width, height, nullptr)) return e;
+  drain(*find_stream(nullptr));
+  return sticky_error();
+}
+
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   if (free_bytes == nullptr || total_bytes == nullptr) {
     return fail_api(cudaErrorInvalidValue, "cudaMemGetInfo: null output");
@@ -393,6 +486,76 @@ cudaError_t cudaFuncSetAttribute(const void* func, enum cudaFuncAttribute attr, 
   return fail_api(
       cudaErrorNotSupported,
       format("cudaFuncSetAttribute: attribute %d is not modelled by the emulator", attr));
+}
+
+// What the emulator knows of a kernel: its MVIT_SHARED bytes (known once it has run: Note [static
+// shared memory per kernel] in shared_memory.cpp), its MVIT_LAUNCH_BOUNDS and its
+// MaxDynamicSharedMemorySize attribute. Registers are unknown on the CPU: numRegs is 0, and the
+// occupancy below assumes registers never limit it.
+cudaError_t cudaFuncGetAttributes(struct cudaFuncAttributes* attr, const void* func) {
+  if (attr == nullptr) return fail_api(cudaErrorInvalidValue, "cudaFuncGetAttributes: null output");
+  if (func == nullptr) {
+    return fail_api(cudaErrorInvalidDeviceFunction, "cudaFuncGetAttributes: null function");
+  }
+  if (cudaError_t e = sticky_error()) return e;
+  const Config c = config();
+  const size_t st = static_shared_of(func).bytes;
+  const unsigned bound = kernel_launch_bound(func);
+  int attribute = -1;
+  {
+    std::lock_guard<std::mutex> lock(g_func_mutex);
+    auto it = g_max_dynamic_smem.find(func);
+    if (it != g_max_dynamic_smem.end()) attribute = it->second;
+  }
+  std::memset(attr, 0, sizeof *attr);
+  attr->sharedSizeBytes = st;
+  attr->constSizeBytes = 0;
+  attr->localSizeBytes = 0;
+  attr->maxThreadsPerBlock = bound != 0 && bound < 1024 ? static_cast<int>(bound) : 1024;
+  attr->numRegs = 0;
+  attr->ptxVersion = c.cc_major * 10 + c.cc_minor;
+  attr->binaryVersion = c.cc_major * 10 + c.cc_minor;
+  attr->maxDynamicSharedSizeBytes =
+      attribute >= 0
+          ? attribute
+          : static_cast<int>(kDefaultDynamicSharedLimit > st ? kDefaultDynamicSharedLimit - st : 0);
+  attr->preferredShmemCarveout = -1;
+  return cudaSuccess;
+}
+
+// Occupancy on the emulated device's limits (cudaGetDeviceProperties): 2048 threads and 32 blocks
+// per SM, blocks in whole warps, sharedMemPerMultiprocessor with 1 KiB reserved per block as on
+// sm_80 and later; registers are assumed not to limit (the CPU cannot know them).
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int* num_blocks,
+                                                                   const void* func, int block_size,
+                                                                   size_t dynamic_smem,
+                                                                   unsigned int flags) {
+  if (num_blocks == nullptr || block_size <= 0 ||
+      (flags != cudaOccupancyDefault && flags != cudaOccupancyDisableCachingOverride)) {
+    return fail_api(cudaErrorInvalidValue,
+                    "cudaOccupancyMaxActiveBlocksPerMultiprocessor: null output, block size <= 0 "
+                    "or unknown flags");
+  }
+  cudaFuncAttributes a;
+  if (cudaError_t e = cudaFuncGetAttributes(&a, func)) return e;
+  *num_blocks = 0;
+  if (block_size > a.maxThreadsPerBlock) return cudaSuccess;
+  if (dynamic_smem > static_cast<size_t>(a.maxDynamicSharedSizeBytes)) return cudaSuccess;
+  const int warps = (block_size + 31) / 32;
+  int blocks = std::min(32, 2048 / (warps * 32));
+  const size_t smem = a.sharedSizeBytes + dynamic_smem;
+  if (smem > 0) {
+    const size_t per_sm = shared_optin_limit() + 1024;
+    blocks = std::min(blocks, static_cast<int>(per_sm / (smem + 1024)));
+  }
+  *num_blocks = blocks;
+  return cudaSuccess;
+}
+
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* num_blocks, const void* func,
+                                                          int block_size, size_t dynamic_smem) {
+  return cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(num_blocks, func, block_size,
+                                                                dynamic_smem, cudaOccupancyDefault);
 }
 
 cudaError_t cudaFuncGetName(const char** name, const void* func) {
@@ -512,6 +675,21 @@ cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int dev
       break;
     case cudaDevAttrL2CacheSize:
       *value = p.l2CacheSize;
+      break;
+    case cudaDevAttrMaxThreadsPerMultiProcessor:
+      *value = p.maxThreadsPerMultiProcessor;
+      break;
+    case cudaDevAttrMaxBlocksPerMultiprocessor:
+      *value = p.maxBlocksPerMultiProcessor;
+      break;
+    case cudaDevAttrMaxSharedMemoryPerMultiprocessor:
+      *value = static_cast<int>(p.sharedMemPerMultiprocessor);
+      break;
+    case cudaDevAttrMaxRegistersPerBlock:
+      *value = p.regsPerBlock;
+      break;
+    case cudaDevAttrMaxRegistersPerMultiprocessor:
+      *value = p.regsPerMultiprocessor;
       break;
     default:
       return fail_api(cudaErrorInvalidValue,

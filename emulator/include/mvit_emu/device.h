@@ -278,6 +278,30 @@ MVIT_EMU_INT_ATOMICS_(unsigned int)
 MVIT_EMU_INT_ATOMICS_(unsigned long long int)
 #undef MVIT_EMU_INT_ATOMICS_
 
+// atomicInc / atomicDec with CUDA's wrap-around: atomicInc stores (old >= val) ? 0 : old + 1,
+// atomicDec stores (old == 0 || old > val) ? val : old - 1; both return old.
+inline unsigned int atomicInc(unsigned int* p, unsigned int val) {
+  unsigned int old = __atomic_load_n(p, __ATOMIC_RELAXED);
+  while (!__atomic_compare_exchange_n(p, &old, old >= val ? 0u : old + 1u, true, __ATOMIC_RELAXED,
+                                      __ATOMIC_RELAXED)) {
+  }
+  return old;
+}
+inline unsigned int atomicDec(unsigned int* p, unsigned int val) {
+  unsigned int old = __atomic_load_n(p, __ATOMIC_RELAXED);
+  while (!__atomic_compare_exchange_n(p, &old, (old == 0u || old > val) ? val : old - 1u, true,
+                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+  return old;
+}
+
+// ---- __trap ------------------------------------------------------------------------------------
+// A GPU aborts the whole launch (cudaErrorLaunchFailure, sticky until cudaDeviceReset); here the
+// launch fails the same way, and the report names the kernel, block, thread and the call's line.
+[[noreturn]] inline void __trap(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+  ::mvit::emu::device_fault("__trap() called: the kernel aborted the launch", file, line);
+}
+
 namespace mvit {
 namespace emu {
 // Floating-point read-modify-write through a compare-and-swap loop on the value's bits.
@@ -402,24 +426,30 @@ using std::fmax;
 using std::fmin;
 using std::log;
 using std::sqrt;
-inline int min(int a, int b) {
-  return a < b ? a : b;
-}
-inline int max(int a, int b) {
-  return a > b ? a : b;
-}
-inline unsigned min(unsigned a, unsigned b) {
-  return a < b ? a : b;
-}
-inline unsigned max(unsigned a, unsigned b) {
-  return a > b ? a : b;
-}
-inline long long min(long long a, long long b) {
-  return a < b ? a : b;
-}
-inline long long max(long long a, long long b) {
-  return a > b ? a : b;
-}
+// min / max: CUDA's overload set (crt/math_functions.h), so a mixed call such as
+// min(C - 1, threadIdx.x) means what it means under nvcc: a signed and an unsigned operand of the
+// same width compare as the unsigned type (-1 becomes its maximum), and float with double is
+// double. umin / umax / llmin / llmax / ullmin / ullmax are CUDA's named forms.
+#define MVIT_EMU_MIN_MAX_(R, A, B)                                                        \
+  inline R min(A a, B b) {                                                                \
+    return static_cast<R>(a) < static_cast<R>(b) ? static_cast<R>(a) : static_cast<R>(b); \
+  }                                                                                       \
+  inline R max(A a, B b) {                                                                \
+    return static_cast<R>(a) > static_cast<R>(b) ? static_cast<R>(a) : static_cast<R>(b); \
+  }
+MVIT_EMU_MIN_MAX_(int, int, int)
+MVIT_EMU_MIN_MAX_(unsigned int, unsigned int, unsigned int)
+MVIT_EMU_MIN_MAX_(unsigned int, int, unsigned int)
+MVIT_EMU_MIN_MAX_(unsigned int, unsigned int, int)
+MVIT_EMU_MIN_MAX_(long int, long int, long int)
+MVIT_EMU_MIN_MAX_(unsigned long int, unsigned long int, unsigned long int)
+MVIT_EMU_MIN_MAX_(unsigned long int, long int, unsigned long int)
+MVIT_EMU_MIN_MAX_(unsigned long int, unsigned long int, long int)
+MVIT_EMU_MIN_MAX_(long long int, long long int, long long int)
+MVIT_EMU_MIN_MAX_(unsigned long long int, unsigned long long int, unsigned long long int)
+MVIT_EMU_MIN_MAX_(unsigned long long int, long long int, unsigned long long int)
+MVIT_EMU_MIN_MAX_(unsigned long long int, unsigned long long int, long long int)
+#undef MVIT_EMU_MIN_MAX_
 inline float min(float a, float b) {
   return std::fmin(a, b);
 }
@@ -431,6 +461,36 @@ inline double min(double a, double b) {
 }
 inline double max(double a, double b) {
   return std::fmax(a, b);
+}
+inline double min(float a, double b) {
+  return std::fmin(static_cast<double>(a), b);
+}
+inline double max(float a, double b) {
+  return std::fmax(static_cast<double>(a), b);
+}
+inline double min(double a, float b) {
+  return std::fmin(a, static_cast<double>(b));
+}
+inline double max(double a, float b) {
+  return std::fmax(a, static_cast<double>(b));
+}
+inline unsigned int umin(unsigned int a, unsigned int b) {
+  return min(a, b);
+}
+inline unsigned int umax(unsigned int a, unsigned int b) {
+  return max(a, b);
+}
+inline long long int llmin(long long int a, long long int b) {
+  return min(a, b);
+}
+inline long long int llmax(long long int a, long long int b) {
+  return max(a, b);
+}
+inline unsigned long long int ullmin(unsigned long long int a, unsigned long long int b) {
+  return min(a, b);
+}
+inline unsigned long long int ullmax(unsigned long long int a, unsigned long long int b) {
+  return max(a, b);
 }
 inline float __int_as_float(int x) {
   return ::mvit::emu::from_bits<float>(static_cast<uint32_t>(x));

@@ -34,6 +34,8 @@ void submit(std::shared_ptr<const KernelLaunch> launch, cudaStream_t stream);
 // Called by submit() (src/launch_checks.cpp): fails the launch with
 // cudaErrorLaunchOutOfResources when the block exceeds the kernel's MVIT_LAUNCH_BOUNDS.
 cudaError_t check_launch_bounds(const KernelLaunch& launch);
+// The kernel's MVIT_LAUNCH_BOUNDS maximum of threads per block (0: none declared).
+unsigned kernel_launch_bound(const void* kernel);
 // Called when the launch starts to run: throws DeviceFault(cudaErrorIllegalAddress) naming the
 // argument when a pointer argument does not point into a live device allocation.
 void check_pointer_arguments(const KernelLaunch& launch);
