@@ -28,3 +28,12 @@
 #include "mvit_emu/pipeline.h"
 #include "mvit_emu/runtime_overloads.h"
 #include "mvit_emu/wmma.h"
+
+// __forceinline__: the toolkit's host definition is `__inline__ __attribute__((always_inline))`,
+// and g++ rejects an always_inline function it cannot inline at the call ("indirect function call
+// with a yet undetermined callee": one passed by pointer or reference to a generic reduce, a
+// load/store functor), as it does at -O1, the sanitizer build's level. nvcc accepts such code:
+// there the keyword asks for inlining wherever the call is direct. Here it is `inline`: the same
+// meaning for the program, only the inliner's choice differs.
+#undef __forceinline__
+#define __forceinline__ __inline__

@@ -12,8 +12,6 @@
 
 #include <cuda_runtime_api.h>
 
-#include <utility>
-
 #include "kernels/common/cuda_check.h"
 
 #define MVIT_DIMS_1_(a) [a]
@@ -43,6 +41,21 @@ struct LaunchGrid {
       : dims(x), file(f), line(l) {}
 };
 
+namespace detail {
+// Note [launch arguments convert as in a call]
+// mvit::launch deduces the kernel's parameter types from the kernel alone; each argument's type is
+// KernelArg<Param>, a non-deduced context, so it is converted to the parameter's type at the call
+// of mvit::launch exactly as in a direct call or a <<<>>> launch: NULL or 0 to a pointer, an int
+// literal to a float, a derived-class pointer to a base-class one. (Deducing the arguments'
+// types separately would forward NULL as an integer and fail to match.)
+template <class T>
+struct KernelArgOf {
+  using type = T;
+};
+template <class T>
+using KernelArg = typename KernelArgOf<T>::type;
+}  // namespace detail
+
 }  // namespace mvit
 
 // MVIT_LAUNCH_BOUNDS(max_threads[, min_blocks]), placed like __launch_bounds__
@@ -67,10 +80,10 @@ struct LaunchGrid {
   T* name = reinterpret_cast<T*>(mvit_dynamic_smem_)
 
 namespace mvit {
-template <class... Params, class... Args>
+template <class... Params>
 void launch(void (*kernel)(Params...), LaunchGrid grid, dim3 block, size_t dynamic_smem_bytes,
-            cudaStream_t stream, Args&&... args) {
-  kernel<<<grid.dims, block, dynamic_smem_bytes, stream>>>(std::forward<Args>(args)...);
+            cudaStream_t stream, detail::KernelArg<Params>... args) {
+  kernel<<<grid.dims, block, dynamic_smem_bytes, stream>>>(args...);
   detail::check_launch(reinterpret_cast<const void*>(kernel), stream, grid.file, grid.line);
 }
 }  // namespace mvit
@@ -95,10 +108,10 @@ void launch(void (*kernel)(Params...), LaunchGrid grid, dim3 block, size_t dynam
 #define MVIT_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::mvit::emu::dynamic_shared())
 
 namespace mvit {
-template <class... Params, class... Args>
+template <class... Params>
 void launch(void (*kernel)(Params...), LaunchGrid grid, dim3 block, size_t dynamic_smem_bytes,
-            cudaStream_t stream, Args&&... args) {
-  emu::launch(kernel, grid.dims, block, dynamic_smem_bytes, stream, std::forward<Args>(args)...);
+            cudaStream_t stream, detail::KernelArg<Params>... args) {
+  emu::launch(kernel, grid.dims, block, dynamic_smem_bytes, stream, args...);
   detail::check_launch(reinterpret_cast<const void*>(kernel), stream, grid.file, grid.line);
 }
 }  // namespace mvit

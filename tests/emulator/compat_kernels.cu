@@ -51,6 +51,37 @@ void mixed_min_max(int m1, uint64_t* out) {
   mvit::launch(mixed_min_max_kernel, 1, 1, 0, nullptr, m1, out);
 }
 
+// Issue 12, item 3: __forceinline__ functions handed to generic code by reference, by value and
+// as a functor; g++ -O1 (the sanitizer build) rejected these under the toolkit's always_inline.
+__device__ __forceinline__ float add_op(float a, float b) {
+  return a + b;
+}
+struct MaxFunctor {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+template <class Op>
+__device__ float fold_by_reference(const Op& op, const float* v, int n) {
+  float acc = v[0];
+  for (int i = 1; i < n; ++i) acc = op(acc, v[i]);
+  return acc;
+}
+template <class Op>
+__device__ float fold_by_value(Op op, const float* v, int n) {
+  float acc = v[0];
+  for (int i = 1; i < n; ++i) acc = op(acc, v[i]);
+  return acc;
+}
+
+__global__ void forceinline_kernel(const float* v, int n, float* out) {
+  out[0] = fold_by_reference(add_op, v, n);
+  out[1] = fold_by_value(add_op, v, n);
+  out[2] = fold_by_reference(MaxFunctor(), v, n);
+}
+
+void forceinline_folds(const float* v, int n, float* out) {
+  mvit::launch(forceinline_kernel, 1, 1, 0, nullptr, v, n, out);
+}
+
 __global__ void plain_kernel(float* out) {
   MVIT_DYNAMIC_SHARED(float, dyn);
   dyn[threadIdx.x] = 1.0f;

@@ -28,6 +28,10 @@ void trap(int* out);
 // min((long)m1, 1ul), max(0.5f, 0.25) * 4: CUDA's mixed overloads (pass m1 = -1).
 void mixed_min_max(int m1, uint64_t* out);
 
+// out[0] = v[0] + ... + v[n-1] folded by a __forceinline__ function passed by reference, out[1]
+// the same passed by value, out[2] the max through a functor whose operator() is __forceinline__.
+void forceinline_folds(const float* v, int n, float* out);
+
 // The kernels the runtime calls below take: `plain` has no launch bounds, `bounded` has
 // MVIT_LAUNCH_BOUNDS(256).
 enum class Kernel : int { kPlain, kBounded };

@@ -220,6 +220,18 @@ TEST(Compat, MixedSignednessMinMaxConvertAsCudaDoes) {
   EXPECT_EQ(got[5], 2u) << "max(float, double) is a double";
 }
 
+// ---- __forceinline__ through pointers and references ----------------------------------------
+
+TEST(Compat, ForceinlineFunctionsPassToGenericCode) {
+  const std::vector<float> v = {1.0f, 4.0f, -2.0f, 0.5f};
+  DeviceBuffer<float> in(v), out(3);
+  forceinline_folds(in.get(), 4, out.get());
+  const std::vector<float> got = out.download();
+  EXPECT_EQ(got[0], 3.5f);
+  EXPECT_EQ(got[1], 3.5f);
+  EXPECT_EQ(got[2], 4.0f);
+}
+
 // ---- the runtime calls that take a kernel -------------------------------------------------------
 
 TEST(Compat, FuncSetAndGetAttributesTakeTheKernel) {

@@ -104,5 +104,15 @@ void launch_oversized_block(int* line, Stream stream) {
   mvit::launch(empty_test_kernel, dim3(1), dim3(2048), 0, stream);
 }
 
+__global__ void MVIT_LAUNCH_BOUNDS(32)
+    converting_kernel(float scale, const LaunchBase* base, const int* absent, float* out) {
+  out[0] = absent == nullptr ? base->value * scale : -1.0f;
+}
+
+void converting_launch(const LaunchDerived* derived, float* out, Stream stream) {
+  // NULL to a pointer, the int literal 3 to a float, a LaunchDerived* to a const LaunchBase*.
+  mvit::launch(converting_kernel, 1, 1, 0, stream, 3, derived, NULL, out);
+}
+
 }  // namespace test
 }  // namespace mvit

@@ -26,5 +26,16 @@ void convert_through_packs(const void* x, DType in, void* y, DType out, int n, i
 // so the line is also written to *line first).
 void launch_oversized_block(int* line, Stream stream);
 
+// mvit::launch converts its arguments as a direct call does (Note [launch arguments convert as in
+// a call], launch.cuh): a kernel taking (float scale, const LaunchBase*, const int* absent,
+// float* out) launched with (3, a LaunchDerived*, NULL, out) writes base->value * 3 to out[0].
+struct LaunchBase {
+  float value;
+};
+struct LaunchDerived : LaunchBase {
+  float extra;
+};
+void converting_launch(const LaunchDerived* derived, float* out, Stream stream);
+
 }  // namespace test
 }  // namespace mvit

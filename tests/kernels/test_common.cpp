@@ -182,6 +182,16 @@ TEST_F(LaunchCheck, AFailedLaunchNamesTheCallingFileAndLine) {
   EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "the launch check consumes the launch error";
 }
 
+// Issue 12, item 6: NULL, an int literal for a float and a derived-class pointer for a base-class
+// one pass through mvit::launch as through a direct call (this file does not compile otherwise).
+TEST_F(LaunchCheck, ArgumentsConvertAsInADirectCall) {
+  const LaunchDerived host{{1.5f}, 7.0f};
+  DeviceBuffer<LaunchDerived> derived(std::vector<LaunchDerived>{host});
+  DeviceBuffer<float> out(1);
+  converting_launch(derived.get(), out.get(), nullptr);
+  EXPECT_EQ(out.download()[0], 4.5f);
+}
+
 }  // namespace
 }  // namespace test
 }  // namespace mvit
