@@ -1,7 +1,5 @@
 // kernels/common: the warp and block reductions, the vector packs, DType, and the launch check's
 // report of the calling file and line. Both builds (emulated: every thread order; cuda: on a GPU).
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include <algorithm>
 #include <cstring>
@@ -15,6 +13,7 @@
 #include "tests/support/device_test.h"
 #include "tests/support/error_text.h"
 #include "tests/support/random.h"
+#include "tests/support/tolerance.h"
 
 namespace mvit {
 namespace test {
@@ -48,39 +47,11 @@ TEST_P(Reductions, WarpAndBlockSumAndMaxReachEveryThread) {
 }
 INSTANTIATE_TEST_SUITE_P(Threads, Reductions, ::testing::Values(32, 64, 256, 1024));
 
-// Host-side storage of a float as `t` (round to nearest even), and back.
-std::vector<unsigned char> encode(const std::vector<float>& v, DType t) {
-  std::vector<unsigned char> bytes(v.size() * dtype_size(t));
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (t == DType::kF32) {
-      std::memcpy(&bytes[4 * i], &v[i], 4);
-    } else if (t == DType::kF16) {
-      const __half h = __float2half_rn(v[i]);
-      std::memcpy(&bytes[2 * i], &h, 2);
-    } else {
-      const __nv_bfloat16 h = __float2bfloat16_rn(v[i]);
-      std::memcpy(&bytes[2 * i], &h, 2);
-    }
-  }
-  return bytes;
-}
-
-std::vector<float> decode(const unsigned char* bytes, size_t n, DType t) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (t == DType::kF32) {
-      std::memcpy(&v[i], bytes + 4 * i, 4);
-    } else if (t == DType::kF16) {
-      __half h;
-      std::memcpy(&h, bytes + 2 * i, 2);
-      v[i] = __half2float(h);
-    } else {
-      __nv_bfloat16 h;
-      std::memcpy(&h, bytes + 2 * i, 2);
-      v[i] = __bfloat162float(h);
-    }
-  }
-  return v;
+// Element i of raw storage of type t, as a float.
+float element(const std::vector<unsigned char>& raw, size_t i, DType t) {
+  const size_t es = dtype_size(t);
+  return from_storage(
+      t, std::vector<unsigned char>(raw.begin() + i * es, raw.begin() + (i + 1) * es))[0];
 }
 
 struct PackCase {
@@ -125,7 +96,7 @@ TEST_P(VectorPacks, ConvertEveryElementWithRoundToNearestEven) {
   // Values with more mantissa bits than f16/bf16 keep, of both signs and varied magnitude.
   std::vector<float> x = random_floats(n, 17, -300.0f, 300.0f);
   for (int i = 0; i < n; i += 7) x[i] *= 1e-3f;
-  const std::vector<unsigned char> in = encode(x, c.in);
+  const std::vector<unsigned char> in = to_storage(c.in, x);
   const size_t in_size = dtype_size(c.in), out_size = dtype_size(c.out);
   std::vector<unsigned char> padded_in((n + c.offset) * in_size, 0);
   std::copy(in.begin(), in.end(), padded_in.begin() + c.offset * in_size);
@@ -133,11 +104,11 @@ TEST_P(VectorPacks, ConvertEveryElementWithRoundToNearestEven) {
   convert_through_packs(dx.get() + c.offset * in_size, c.in, dy.get() + c.offset * out_size, c.out,
                         n, c.pack, nullptr);
   const std::vector<unsigned char> y = dy.download();
-  const std::vector<unsigned char> want = encode(decode(in.data(), n, c.in), c.out);
+  const std::vector<unsigned char> want = to_storage(c.out, from_storage(c.in, in));
   for (int i = 0; i < n; ++i) {
     ASSERT_EQ(std::memcmp(&y[(c.offset + i) * out_size], &want[i * out_size], out_size), 0)
-        << "element " << i << ": got " << decode(&y[(c.offset + i) * out_size], 1, c.out)[0]
-        << ", want " << decode(&want[i * out_size], 1, c.out)[0];
+        << "element " << i << ": got " << element(y, c.offset + i, c.out) << ", want "
+        << element(want, i, c.out);
   }
 }
 INSTANTIATE_TEST_SUITE_P(Types, VectorPacks, ::testing::ValuesIn(pack_cases()), pack_case_name);
