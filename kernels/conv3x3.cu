@@ -428,17 +428,6 @@ __global__ void MVIT_LAUNCH_BOUNDS(128)
 // ---------------------------------------------------------------------------------------------
 // Host side: validation, planning, launchers.
 
-// Compute capability of the current device as 10 * major + minor. Not cached: a cheap attribute
-// query (no cudaGetDeviceProperties), and the emulated device's capability can change at run
-// time (mvit::emu::set_compute_capability).
-int device_cc() {
-  int device = 0, major = 0, minor = 0;
-  MVIT_CUDA_CHECK(cudaGetDevice(&device));
-  MVIT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  MVIT_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  return 10 * major + minor;
-}
-
 bool valid_dtype(DType t) {
   return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16;
 }
@@ -621,7 +610,7 @@ std::string plan_cudnn(const Conv3x3Params& p, const LibraryHandles& h, int cc, 
 std::string plan_conv(const Conv3x3Params& p, const LibraryHandles& h, Plan* plan) {
   std::string why = basic_reason(p);
   if (!why.empty()) return why;
-  const int cc = p.dtype == DType::kBF16 ? device_cc() : 0;
+  const int cc = p.dtype == DType::kBF16 ? current_compute_capability() : 0;
   switch (p.impl) {
     case Conv3x3Impl::kCudnn:
       return plan_cudnn(p, h, cc, plan);

@@ -365,14 +365,11 @@ std::string unsupported_reason(const DepthwiseConvParams& p) {
         // cuDNN's PSEUDO_BFLOAT16_CONFIG answers NOT_SUPPORTED_ARCH_MISMATCH below sm_80. Asked
         // on every call, not cached: the call is cheap beside the descriptor setup that follows,
         // and the emulated device's compute capability can change between calls in tests.
-        int device = 0, major = 0, minor = 0;
-        MVIT_CUDA_CHECK(cudaGetDevice(&device));
-        MVIT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-        MVIT_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-        if (major < 8) {
+        const int cc = current_compute_capability();
+        if (cc < 80) {
           return detail::format(
-              "impl cudnn: dtype bf16 needs compute capability >= 8.0, device has %d.%d", major,
-              minor);
+              "impl cudnn: dtype bf16 needs compute capability >= 8.0, device has %d.%d", cc / 10,
+              cc % 10);
         }
       }
       return std::string();

@@ -296,20 +296,6 @@ bool valid_order(PixelOrder o) {
   return o == PixelOrder::kNhwc || o == PixelOrder::kPatchMajor;
 }
 
-// 10 * major + minor of the current device, 0 if it cannot be queried. Not cached: the emulated
-// tests change the reported capability at run time, and two cudaDeviceGetAttribute calls are the
-// light query (cudaGetDeviceProperties fills the whole struct); their cost is unmeasured.
-int device_cc() {
-  int dev = 0, major = 0, minor = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
-    cudaGetLastError();
-    return 0;
-  }
-  return 10 * major + minor;
-}
-
 bool overlaps(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
   const uintptr_t x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
   return a != nullptr && b != nullptr && x < y + b_bytes && y < x + a_bytes;
@@ -398,7 +384,7 @@ std::string unsupported_reason(const GemmEpilogueParams& p, int* cc_out) {
   if (why.empty()) why = pointer_reason(p);
   if (!why.empty()) return why;
   // Only bf16 depends on the device.
-  const int cc = p.dtype == DType::kBF16 ? device_cc() : 90;
+  const int cc = p.dtype == DType::kBF16 ? current_compute_capability() : 90;
   *cc_out = cc;
   if (resolve(p, cc) == GemmImpl::kWmma) {
     if (p.dtype == DType::kF32) {
@@ -488,19 +474,7 @@ void check_handles(const GemmEpilogueParams& p, const LibraryHandles& h) {
              "gemm_epilogue: handles.workspace (%p, %zu bytes used) overlaps x, w, bias, residual "
              "or y",
              h.workspace, need);
-  cublasPointerMode_t pointer_mode;
-  MVIT_CUBLAS_CHECK(cublasGetPointerMode(h.cublas, &pointer_mode));
-  MVIT_CHECK(pointer_mode == CUBLAS_POINTER_MODE_HOST,
-             "gemm_epilogue: handles.cublas must be in CUBLAS_POINTER_MODE_HOST");
-  cublasMath_t math;
-  MVIT_CUBLAS_CHECK(cublasGetMathMode(h.cublas, &math));
-  const int base =
-      static_cast<int>(math) & ~static_cast<int>(CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION);
-  MVIT_CHECK(p.dtype != DType::kF32 || p.allow_tf32 || base == CUBLAS_DEFAULT_MATH ||
-                 base == CUBLAS_PEDANTIC_MATH,
-             "gemm_epilogue: handles.cublas math mode %d rounds fp32 inputs; f32 without "
-             "allow_tf32 needs CUBLAS_DEFAULT_MATH or CUBLAS_PEDANTIC_MATH",
-             static_cast<int>(math));
+  check_cublas_modes(h.cublas, p.dtype == DType::kF32 && !p.allow_tf32, "gemm_epilogue");
 }
 
 Dispatch launch_gemm_cublas_epilogue(const GemmEpilogueParams& p, const LibraryHandles& h,

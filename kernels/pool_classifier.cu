@@ -196,16 +196,8 @@ int pool_classifier_typed(const PoolClassifierParams& p, Stream stream) {
   return 1;
 }
 
-struct Span {
-  const char* name;
-  const void* p;
-  size_t bytes;
-};
-
-bool overlaps(const Span& a, const Span& b) {
-  const uintptr_t pa = reinterpret_cast<uintptr_t>(a.p), pb = reinterpret_cast<uintptr_t>(b.p);
-  return a.p != nullptr && b.p != nullptr && pa < pb + b.bytes && pb < pa + a.bytes;
-}
+using detail::overlaps;
+using detail::Span;
 
 std::string unsupported_reason(const PoolClassifierParams& p) {
   if (p.dtype != DType::kF32 && p.dtype != DType::kF16 && p.dtype != DType::kBF16) {

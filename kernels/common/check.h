@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdarg>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "mvit/error.h"
@@ -25,6 +27,20 @@ std::string vformat(const char* fmt, va_list args);
 
 // Same text on stderr, no throw: for destructors.
 void log_error(const char* expr, const char* file, int line, const std::string& msg);
+
+// A tensor's bytes, named for messages: what the aliasing checks of the `_forward` functions
+// compare.
+struct Span {
+  const char* name;
+  const void* p;
+  size_t bytes;
+};
+
+// Whether two spans share a byte (a null span shares none).
+inline bool overlaps(const Span& a, const Span& b) {
+  const uintptr_t pa = reinterpret_cast<uintptr_t>(a.p), pb = reinterpret_cast<uintptr_t>(b.p);
+  return a.p != nullptr && b.p != nullptr && pa < pb + b.bytes && pb < pa + a.bytes;
+}
 
 }  // namespace detail
 }  // namespace mvit

@@ -72,4 +72,30 @@ void check_launch(const void* kernel, cudaStream_t stream, const char* file, int
 }
 
 }  // namespace detail
+int current_compute_capability() {
+  int dev = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return 10 * major + minor;
+}
+
+void check_cublas_modes(cublasHandle_t handle, bool exact_fp32, const char* who) {
+  cublasPointerMode_t pointer_mode;
+  MVIT_CUBLAS_CHECK(cublasGetPointerMode(handle, &pointer_mode));
+  MVIT_CHECK(pointer_mode == CUBLAS_POINTER_MODE_HOST,
+             "%s: handles.cublas must be in CUBLAS_POINTER_MODE_HOST", who);
+  cublasMath_t math;
+  MVIT_CUBLAS_CHECK(cublasGetMathMode(handle, &math));
+  const int base =
+      static_cast<int>(math) & ~static_cast<int>(CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION);
+  MVIT_CHECK(!exact_fp32 || base == CUBLAS_DEFAULT_MATH || base == CUBLAS_PEDANTIC_MATH,
+             "%s: handles.cublas math mode %d rounds fp32 inputs; f32 without allow_tf32 needs "
+             "CUBLAS_DEFAULT_MATH or CUBLAS_PEDANTIC_MATH",
+             who, static_cast<int>(math));
+}
+
 }  // namespace mvit

@@ -33,6 +33,19 @@ void check_launch(const void* kernel, cudaStream_t stream, const char* file, int
 std::string kernel_name(const void* kernel);
 
 }  // namespace detail
+
+// 10 * major + minor of the current device, 0 if it cannot be queried (the error is cleared, so
+// a `_supported` can ask without throwing). Not cached: the emulated tests change the reported
+// capability at run time, and two cudaDeviceGetAttribute calls are the light query
+// (cudaGetDeviceProperties fills the whole struct); their cost is unmeasured.
+int current_compute_capability();
+
+// What every library path checks of a caller's cuBLAS handle before using it: host pointer mode,
+// and when fp32 inputs must not be rounded (f32 without tf32), a math mode that keeps them
+// (CUBLAS_DEFAULT_MATH or CUBLAS_PEDANTIC_MATH). Throws mvit::Error whose message starts with
+// `who` ("gemm_epilogue", "attention: impl cublas").
+void check_cublas_modes(cublasHandle_t handle, bool exact_fp32, const char* who);
+
 }  // namespace mvit
 
 #define MVIT_CUDA_CHECK(expr)                                                    \

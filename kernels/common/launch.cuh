@@ -58,6 +58,15 @@ using KernelArg = typename KernelArgOf<T>::type;
 
 }  // namespace mvit
 
+// MVIT_UNROLL before a loop: nvcc's `#pragma unroll`, for loops over a thread's register arrays
+// (each index must be a constant for the array to stay in registers); g++ in the emulated build
+// would warn about the unknown pragma, and unrolling changes nothing there.
+#if defined(__CUDACC__)
+#define MVIT_UNROLL _Pragma("unroll")
+#else
+#define MVIT_UNROLL
+#endif
+
 // MVIT_LAUNCH_BOUNDS(max_threads[, min_blocks]), placed like __launch_bounds__
 // (`__global__ void MVIT_LAUNCH_BOUNDS(256) kernel(...)`): nvcc gets the real __launch_bounds__;
 // the emulated build records max_threads in the kernel's code so that a launch with a bigger block

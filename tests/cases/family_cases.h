@@ -16,6 +16,9 @@ std::vector<KernelCase> gemm_epilogue_cases();
 std::vector<KernelCase> conv3x3_cases();
 std::vector<KernelCase> resize_cases();
 std::vector<KernelCase> pool_classifier_cases();
+std::vector<KernelCase> layernorm_cases();
+std::vector<KernelCase> softmax_cases();
+std::vector<KernelCase> attention_cases();
 
 }  // namespace test
 }  // namespace mvit

@@ -10,17 +10,6 @@ namespace mvit {
 namespace test {
 namespace {
 
-float round_tf32(float v) {
-  // 10 explicit mantissa bits: add half of the dropped part's range to the magnitude and truncate
-  // (ties away from zero); a carry into the exponent is the correct result.
-  if (!std::isfinite(v)) return v;
-  uint32_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  bits = (bits + 0x1000u) & 0xffffe000u;
-  std::memcpy(&v, &bits, sizeof bits);
-  return v;
-}
-
 // Calls f(x_row, y_row) for every row of the op: for each pixel when the rows are pixels of a map
 // (an order is patch-major), else for each row q (x_row = y_row = q).
 void for_each_row(const GemmEpilogueParams& p, const std::function<void(int64_t, int64_t)>& f) {
@@ -85,8 +74,8 @@ std::vector<float> gemm_epilogue_lowp(const GemmEpilogueParams& p, const GemmEpi
                                       DType out, bool tf32, DType intermediate) {
   std::vector<float> x = in.x, w = in.w;
   if (tf32) {
-    for (float& v : x) v = round_tf32(v);
-    for (float& v : w) v = round_tf32(v);
+    for (float& v : x) v = round_to_tf32(v);
+    for (float& v : w) v = round_to_tf32(v);
   }
   std::vector<float> y(static_cast<size_t>(p.m) * p.n);
   for_each_row(p, [&](int64_t xr, int64_t yr) {

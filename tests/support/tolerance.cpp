@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/common/check.h"
@@ -42,6 +43,17 @@ float round_to(DType t, float v) {
     case DType::kBF16:
       return __bfloat162float(__float2bfloat16_rn(v));
   }
+  return v;
+}
+
+float round_to_tf32(float v) {
+  // Add half of the dropped part's range to the magnitude and truncate (ties away from zero); a
+  // carry into the exponent is the correct result.
+  if (!std::isfinite(v)) return v;
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits = (bits + 0x1000u) & 0xffffe000u;
+  std::memcpy(&v, &bits, sizeof bits);
   return v;
 }
 

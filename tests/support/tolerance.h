@@ -48,6 +48,9 @@ Comparison compare_rule(DType storage, bool tf32, const std::vector<float>& got,
 // Rounds every value to `t` (round to nearest even) and back to float: what storing it does.
 std::vector<float> round_to(DType t, std::vector<float> v);
 float round_to(DType t, float v);
+// Rounds to tf32 (10 explicit mantissa bits, to nearest with ties away from zero, as cvt.rna and
+// the emulated cuBLAS do): what a tf32 tensor-core product does to each fp32 input.
+float round_to_tf32(float v);
 
 // Storage conversions for uploads and downloads: floats to the raw 16-bit patterns of f16/bf16
 // (or the floats' own bytes for f32), and back.

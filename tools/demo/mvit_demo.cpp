@@ -38,7 +38,7 @@ int main() {
     std::printf("device: %s (compute capability %d.%d)\n\n", prop.name, prop.major, prop.minor);
     const std::vector<mvit::test::KernelCase> cases = demo_cases();
     int failed = 0;
-    std::printf("%-15s %-34s %-18s %12s %10s %9s\n", "kernel", "case", "impl", "max error",
+    std::printf("%-15s %-34s %-22s %12s %10s %9s\n", "kernel", "case", "impl", "max error",
                 "tolerance", "time ms");
     for (const mvit::test::KernelCase& c : cases) {
       std::unique_ptr<mvit::test::PreparedCase> run = c.prepare(1);
@@ -50,7 +50,7 @@ int main() {
       const mvit::test::Comparison r = run->check();
       failed += !r.ok();
       const std::string impl = run->dispatched.impl[0] != '\0' ? run->dispatched.impl : "-";
-      std::printf("%-15s %-34s %-18s %12.3g %10.3g %9.1f  %s\n", c.family.c_str(), c.name.c_str(),
+      std::printf("%-15s %-34s %-22s %12.3g %10.3g %9.1f  %s\n", c.family.c_str(), c.name.c_str(),
                   impl.c_str(), r.max_error, r.tolerance, ms, r.ok() ? "ok" : "MISMATCH");
       if (!r.ok()) std::printf("  %s\n", r.describe().c_str());
     }
