@@ -44,9 +44,9 @@ class AttentionIo {
               const std::vector<float>& v);
   // The op's params for replica r: pointers, strides, sizes, dtype; impl kAuto.
   AttentionParams params(int replica = 0) const;
-  // o of replica 0 as dense [S, H, N, D], and its padded lanes (S * H * N * (Dp - D) values).
-  std::vector<float> download_o() const;
-  std::vector<float> download_o_pads() const;
+  // o of replica 0 as dense [S, H, N, D]; with `pads`, also its padded lanes (S * H * N * (Dp - D)
+  // values), from the same download.
+  std::vector<float> download_o(std::vector<float>* pads = nullptr) const;
   // Sets every element of o (every replica) to NaN.
   void poison_o();
   // The least traffic of one launch: the D lanes of q, k, v read once, the Dp lanes of o written.

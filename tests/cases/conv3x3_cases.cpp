@@ -41,12 +41,6 @@ const Activation kSilu = Activation::kSilu, kNone = Activation::kNone;
 const Conv3x3Impl kAuto = Conv3x3Impl::kAuto, kCudnn = Conv3x3Impl::kCudnn,
                   kIgemm = Conv3x3Impl::kImplicitGemm, kDirect = Conv3x3Impl::kDirect;
 
-uint32_t seed_of(const std::string& name) {
-  uint32_t h = 2166136261u;  // FNV-1a: distinct inputs per case, the same on every run
-  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
-  return h;
-}
-
 // ---------------------------------------------------------------------------------------------
 // conv_kxk and fusion.
 

@@ -36,12 +36,6 @@ struct DwCase {
   size_t x_offset = 0, w_offset = 0, bias_offset = 0, y_offset = 0;  // elements past alignment
 };
 
-uint32_t seed_of(const std::string& name) {
-  uint32_t h = 2166136261u;  // FNV-1a: distinct inputs per case, the same on every run
-  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
-  return h;
-}
-
 class DepthwiseConvRun final : public PreparedCase {
  public:
   DepthwiseConvRun(const DwCase& d, uint32_t seed, int replicas) : d_(d) {

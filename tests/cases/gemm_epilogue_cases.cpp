@@ -79,12 +79,6 @@ void expected(const Spec& s, std::string* impl, int* vec) {
   *vec = !epilogue ? 0 : s.n % pack == 0 && s.offset == 0 ? pack : 1;
 }
 
-uint32_t seed_of(const std::string& name) {
-  uint32_t h = 2166136261u;  // FNV-1a: distinct, reproducible inputs per case
-  for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-  return h;
-}
-
 class GemmEpilogueRun final : public PreparedCase {
  public:
   GemmEpilogueRun(const Spec& s, int replicas) : s_(s) {

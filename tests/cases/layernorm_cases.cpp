@@ -49,12 +49,6 @@ struct LnCase {
   size_t x_offset = 0, y_offset = 0;  // elements past 256-byte alignment
 };
 
-uint32_t seed_of(const std::string& name) {
-  uint32_t h = 2166136261u;  // FNV-1a: distinct inputs per case, the same on every run
-  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
-  return h;
-}
-
 // x for the case's input kind. Large mean: 1000 + noise of a few ulp of 1000 in the storage type
 // (f32 0.05, f16 1, bf16 8), so mean^2 / var ~ 1e9 / 3e6 / 5e4. Constant rows: every even row
 // one value k / 4 (exact sums, so mean is exact and var 0), odd rows random.

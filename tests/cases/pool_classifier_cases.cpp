@@ -35,12 +35,6 @@ struct PcCase {
   size_t x_offset = 0, w_offset = 0, bias_offset = 0, pooled_offset = 0;  // elements
 };
 
-uint32_t seed_of(const std::string& name) {
-  uint32_t h = 2166136261u;  // FNV-1a: distinct inputs per case, the same on every run
-  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
-  return h;
-}
-
 class PoolClassifierRun final : public PreparedCase {
  public:
   PoolClassifierRun(const PcCase& d, uint32_t seed, int replicas) : d_(d) {

@@ -32,12 +32,6 @@ struct RsCase {
   size_t x_offset = 0, y_offset = 0;  // elements past a 256-byte aligned allocation
 };
 
-uint32_t seed_of(const std::string& name) {
-  uint32_t h = 2166136261u;  // FNV-1a: distinct inputs per case, the same on every run
-  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
-  return h;
-}
-
 class ResizeRun final : public PreparedCase {
  public:
   ResizeRun(const RsCase& d, uint32_t seed, int replicas) : d_(d) {

@@ -51,12 +51,6 @@ struct SmCase {
   size_t x_offset = 0, y_offset = 0;  // elements past a 256-byte aligned base
 };
 
-uint32_t seed_of(const std::string& name) {
-  uint32_t h = 2166136261u;  // FNV-1a: distinct inputs per case, the same on every run
-  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
-  return h;
-}
-
 int64_t ld_of(int64_t ld, int n) {
   return ld == 0 ? n : ld;
 }

@@ -425,29 +425,6 @@ class TestStream {
   cudaStream_t s_ = nullptr;
 };
 
-// Holds a stream back: what is queued after the gate waits until open(), or until the gate is
-// destroyed, so that a failing assertion cannot leave the stream blocked forever.
-class StreamGate {
- public:
-  explicit StreamGate(cudaStream_t stream) : opened_(promise_.get_future().share()) {
-    std::shared_future<void> opened = opened_;
-    MVIT_CUDA_CHECK(emu::enqueue(
-        stream, [opened] { opened.wait(); }, "test gate"));
-  }
-  ~StreamGate() { open(); }
-  StreamGate(const StreamGate&) = delete;
-  StreamGate& operator=(const StreamGate&) = delete;
-  void open() {
-    if (!is_open_) promise_.set_value();
-    is_open_ = true;
-  }
-
- private:
-  std::promise<void> promise_;
-  std::shared_future<void> opened_;
-  bool is_open_ = false;
-};
-
 // ---- the sweep -------------------------------------------------------------------------------
 
 struct TypeCombo {

@@ -894,28 +894,6 @@ TEST_F(CudnnTest, WorkspaceSizesFollowTheShapeAndTooLittleIsRefused) {
 
 // ---- asynchrony ---------------------------------------------------------------------------------
 
-// Holds a stream back: what is queued after the gate waits until open() (or the gate's end).
-class StreamGate {
- public:
-  explicit StreamGate(cudaStream_t stream) : opened_(promise_.get_future().share()) {
-    std::shared_future<void> opened = opened_;
-    MVIT_CUDA_CHECK(emu::enqueue(
-        stream, [opened] { opened.wait(); }, "test gate"));
-  }
-  ~StreamGate() { open(); }
-  StreamGate(const StreamGate&) = delete;
-  StreamGate& operator=(const StreamGate&) = delete;
-  void open() {
-    if (!is_open_) promise_.set_value();
-    is_open_ = true;
-  }
-
- private:
-  std::promise<void> promise_;
-  std::shared_future<void> opened_;
-  bool is_open_ = false;
-};
-
 TEST_F(CudnnTest, ResultIsThereOnceTheHandlesStreamHasRunTheCall) {
   cudaStream_t stream = nullptr, got = reinterpret_cast<cudaStream_t>(1);
   ASSERT_EQ(cudnnGetStream(handle_, &got), CUDNN_STATUS_SUCCESS);

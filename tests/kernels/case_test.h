@@ -22,6 +22,11 @@ namespace test {
 
 class KernelCaseTest : public DeviceTestOf<::testing::TestWithParam<KernelCase>> {};
 
+// Whether `part` occurs in `s`: the case-name and error-message checks of the family tests.
+inline bool has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
 struct CaseName {
   std::string operator()(const ::testing::TestParamInfo<KernelCase>& info) const {
     return info.param.name;

@@ -33,10 +33,6 @@ TEST_P(AttentionTest, MatchesReference) {
 }
 INSTANTIATE_TEST_SUITE_P(Cases, AttentionTest, ::testing::ValuesIn(attention_cases()), CaseName());
 
-bool has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
 // Every fused instance (wmma for f16 and bf16, simt for f32; d16 .. d64) and the cuBLAS path,
 // forced and chosen by kAuto past the fused kernel's head dims, are reached by cases CI runs.
 TEST(AttentionCases, ReachEveryInstance) {

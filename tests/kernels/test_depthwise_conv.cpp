@@ -30,10 +30,6 @@ TEST_P(DepthwiseConvTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Cases, DepthwiseConvTest, ::testing::ValuesIn(depthwise_conv_cases()),
                          CaseName());
 
-bool has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
 // Every instance of dwconv3x3_nhwc_kernel (dtype x {128-bit, scalar} x stride) is reached by a
 // case that CI runs (not only by Full ones), with SiLU on and off, and the cuDNN path is forced
 // where it exists. Names carry the dtype and stride ("_f16", "_s2_"), expect_vec the path.

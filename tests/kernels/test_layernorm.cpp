@@ -27,10 +27,6 @@ TEST_P(LayerNormTest, MatchesReference) {
 }
 INSTANTIATE_TEST_SUITE_P(Cases, LayerNormTest, ::testing::ValuesIn(layernorm_cases()), CaseName());
 
-bool has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
 int channels_of(const std::string& name) {
   return std::stoi(name.substr(name.find('c') + 1));  // names start "c<C>_" (after "Full_")
 }

@@ -21,10 +21,6 @@ TEST_P(PoolClassifierTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Cases, PoolClassifierTest, ::testing::ValuesIn(pool_classifier_cases()),
                          CaseName());
 
-bool has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
 // Every instance (dtype x {128-bit, scalar}) of the pool and Linear kernels, and both impls
 // (with and without softmax), reached by a case CI runs. Names carry the dtype ("_bf16").
 TEST(PoolClassifierCases, ReachEveryInstance) {

@@ -24,10 +24,6 @@ TEST_P(ResizeTest, MatchesReference) {
 }
 INSTANTIATE_TEST_SUITE_P(Cases, ResizeTest, ::testing::ValuesIn(resize_cases()), CaseName());
 
-bool has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
 // Every instance of resize_bilinear_nhwc_kernel (dtype x {128-bit, scalar}) and every pixel-order
 // pairing is reached by a case CI runs. Names carry the dtype ("_bf16") and the orders
 // ("_nhwc_to_", "_pm_b").

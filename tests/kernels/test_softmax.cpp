@@ -28,10 +28,6 @@ TEST_P(SoftmaxTest, MatchesReference) {
 }
 INSTANTIATE_TEST_SUITE_P(Cases, SoftmaxTest, ::testing::ValuesIn(softmax_cases()), CaseName());
 
-bool has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
 // The n in a case name "n<n>_r<rows>_<x>_<y>[...]".
 int n_of(const std::string& name) {
   const size_t at = name.find('n', has(name, "Full_") ? 5 : 0);

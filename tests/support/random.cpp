@@ -27,5 +27,11 @@ std::vector<float> round_to_half(std::vector<float> v) {
   return v;
 }
 
+uint32_t seed_of(const std::string& name) {
+  uint32_t h = 2166136261u;
+  for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
+  return h;
+}
+
 }  // namespace test
 }  // namespace mvit
