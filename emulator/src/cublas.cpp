@@ -180,6 +180,7 @@ struct GemmOp {
 };
 
 void GemmOp::operator()() const {
+  count_op(OpKind::kCublas, api);
   // OpenBLAS runs single-threaded: concurrency comes from the emulator's streams and worker pool,
   // and OpenBLAS's idle threads spin in sched_yield on the same cores (a fifth of the CPU time of a
   // 64 x [4096, 64] x [64, 64] batch under perf; the batch's wall time on 2 cores was within

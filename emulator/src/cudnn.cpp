@@ -664,6 +664,7 @@ void ForwardOp::run() const {
 }
 
 void ForwardOp::operator()() const {
+  count_op(OpKind::kCudnn, kForward);
   // OpenBLAS single-threaded, as in the emulated cuBLAS (GemmOp): concurrency comes from the
   // emulator's streams.
   static const bool single_threaded = [] {

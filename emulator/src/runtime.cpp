@@ -185,6 +185,7 @@ void submit(std::shared_ptr<const KernelLaunch> launch, cudaStream_t stream) {
   const Config c = config();
   const uint64_t blocks = 1ull * launch->grid.x * launch->grid.y * launch->grid.z;
   auto op = [launch, c, shared_limit, blocks] {
+    count_kernel(launch->kernel);
     check_pointer_arguments(*launch);
     GridRun run;
     run.launch = launch;
@@ -326,7 +327,12 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   if (bytes == 0) return sticky_error();
   if (cudaError_t e = validate_copy(dst, src, bytes, kind, "cudaMemcpyAsync")) return e;
   return enqueue(
-      stream, [dst, src, bytes] { std::memmove(dst, src, bytes); }, "cudaMemcpyAsync");
+      stream,
+      [dst, src, bytes] {
+        count_op(OpKind::kMemcpy, "cudaMemcpy");
+        std::memmove(dst, src, bytes);
+      },
+      "cudaMemcpyAsync");
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
@@ -344,7 +350,12 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t str
         format("cudaMemset: [%p, +%zu bytes) is not inside one device allocation", dst, bytes));
   }
   return enqueue(
-      stream, [dst, value, bytes] { std::memset(dst, value, bytes); }, "cudaMemset");
+      stream,
+      [dst, value, bytes] {
+        count_op(OpKind::kMemset, "cudaMemset");
+        std::memset(dst, value, bytes);
+      },
+      "cudaMemset");
 }
 
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
@@ -397,6 +408,7 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
   return enqueue(
       stream,
       [dst, dpitch, src, spitch, width, height] {
+        count_op(OpKind::kMemcpy, "cudaMemcpy2D");
         for (size_t r = 0; r < height; ++r) {
           std::memmove(static_cast<char*>(dst) + r * dpitch,
                        static_cast<const char*>(src) + r * spitch, width);
@@ -432,6 +444,7 @@ cudaError_t cudaMemset2DAsync(void* dst, size_t pitch, int value, size_t width, 
   return enqueue(
       stream,
       [dst, pitch, value, width, height] {
+        count_op(OpKind::kMemset, "cudaMemset2D");
         for (size_t r = 0; r < height; ++r) {
           std::memset(static_cast<char*>(dst) + r * pitch, value, width);
         }

@@ -19,6 +19,7 @@ std::vector<KernelCase> pool_classifier_cases();
 std::vector<KernelCase> layernorm_cases();
 std::vector<KernelCase> softmax_cases();
 std::vector<KernelCase> attention_cases();
+std::vector<KernelCase> to_nchw_cases();
 
 }  // namespace test
 }  // namespace mvit

@@ -8,5 +8,7 @@
 namespace mvit::cli {
 
 int info_main(const std::vector<std::string>& args);
+int run_main(const std::vector<std::string>& args);
+int verify_main(const std::vector<std::string>& args);
 
 }  // namespace mvit::cli

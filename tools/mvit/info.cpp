@@ -1,13 +1,20 @@
 // mvit info --model PATH: loads and validates a model, then describes it. Exit code 1 with the
 // loader's message on any failure.
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "kernels/common/check.h"
+#include "mvit/mvit.h"
+#include "runtime/engine/device.h"
 #include "runtime/model.h"
 #include "tools/mvit/commands.h"
+
+#ifdef MVIT_EMULATED
+#include "mvit_emu/emu.h"
+#endif
 
 namespace mvit::cli {
 
@@ -20,7 +27,15 @@ const char* kInfoUsage =
     "                        Face MobileViT folder (config.json + model.safetensors\n"
     "                        [+ preprocessor_config.json])\n"
     "  --allow-non-finite    load weights holding NaN or Inf (rejected by default)\n"
-    "  --tensors             also list every canonical tensor: dtype, shape, sum of values\n";
+    "  --tensors             also list every canonical tensor: dtype, shape, sum of values\n"
+    "  --engine              also build the engine and report its plan: steps, launches and\n"
+    "                        library calls of one forward (counted by the emulator in the\n"
+    "                        emulated build), arena against its lower bound, device bytes of\n"
+    "                        the weights per precision, modelled DRAM bytes per stage\n"
+    "  --precision P         the engine's precision (fp32, tf32, fp16 default, bf16)\n"
+    "  --attention A         auto (default), fused, cublas\n"
+    "  --input HxW           the engine's input size (default: the model's)\n"
+    "  --batch N             the engine's batch (default 1)\n";
 
 // 1234567 -> "1,234,567"
 std::string grouped(int64_t n) {
@@ -111,12 +126,104 @@ void print_preprocessing(const Preprocessing& p) {
               p.channel_order == ChannelOrder::kBgr ? "BGR (channels flipped)" : "RGB");
 }
 
+std::string megabytes(double bytes) {
+  return detail::format("%.2f MB", bytes * 1e-6);
+}
+
+// One forward of zeros, counted: kernels, cuBLAS and cuDNN calls, copies. The emulated build
+// counts what executed (a graph replay counts each node); a cuda build cannot count here.
+void print_launch_count(const Engine& engine, int batch) {
+#ifdef MVIT_EMULATED
+  const EngineOptions& o = engine.options();
+  const size_t n = static_cast<size_t>(batch) * 3 * o.input_h * o.input_w;
+  float* in = static_cast<float*>(device::allocate(n * sizeof(float), "info: input"));
+  float* logits = static_cast<float*>(
+      device::allocate(static_cast<size_t>(batch) * engine.classes() * sizeof(float), "logits"));
+  const std::vector<float> zeros(n, 0.0f);
+  device::copy_to_device(in, zeros.data(), n * sizeof(float));
+  Context context(engine);
+  OutputBuffers out;
+  out.logits = logits;
+  const Stream stream = device::create_stream();
+  context.run(in, batch, out, stream);  // captures the graph
+  device::synchronize(stream);
+  emu::reset_op_counts();
+  context.run(in, batch, out, stream);  // one replay, counted
+  device::synchronize(stream);
+  const emu::OpCounts c = emu::op_counts();
+  device::destroy_stream(stream);
+  device::release(logits);
+  device::release(in);
+  std::printf(
+      "  per forward:    %llu kernel launches + %llu cuBLAS + %llu cuDNN calls = %llu "
+      "(counted by the emulator on one graph replay), plus %llu copies (input in, "
+      "outputs out)\n",
+      static_cast<unsigned long long>(c.kernel_launches),
+      static_cast<unsigned long long>(c.cublas_calls),
+      static_cast<unsigned long long>(c.cudnn_calls),
+      static_cast<unsigned long long>(c.kernel_launches + c.cublas_calls + c.cudnn_calls),
+      static_cast<unsigned long long>(c.memcpys + c.memsets));
+#else
+  (void)engine, (void)batch;
+  std::printf("  per forward:    launches are counted in the emulated build (mvit info there)\n");
+#endif
+}
+
+void print_engine(const Model& m, EngineOptions o) {
+  const Engine engine = Engine::create(m, o);
+  const EngineOptions& r = engine.options();
+  std::printf("\nengine:         %s, attention %s, batch %d, %dx%d\n", to_string(r.precision),
+              to_string(r.attention), r.max_batch, r.input_h, r.input_w);
+  const std::vector<StepInfo> steps = engine.steps();
+  std::printf("  steps:          %zu (kernel family calls)\n", steps.size());
+  print_launch_count(engine, r.max_batch);
+  const ArenaFigures a = engine.arena();
+  std::printf(
+      "  arena:          %s activations (liveness lower bound %s, +%.1f%%) + %s library "
+      "workspace = %s per context\n",
+      megabytes(a.activation_bytes).c_str(), megabytes(a.lower_bound_bytes).c_str(),
+      100.0 * (double(a.activation_bytes) / double(a.lower_bound_bytes) - 1.0),
+      megabytes(a.workspace_bytes).c_str(), megabytes(a.arena_bytes).c_str());
+  std::printf("  weights:        ");
+  for (Precision p : {Precision::kFp32, Precision::kFp16, Precision::kBf16}) {
+    EngineOptions q = r;
+    q.precision = p;
+    q.max_batch = 1;
+    q.outputs.clear();
+    const size_t bytes =
+        p == r.precision ? a.weight_bytes : Engine::create(m, q).arena().weight_bytes;
+    std::printf("%s%s %s", p == Precision::kFp32 ? "" : ", ", to_string(p),
+                megabytes(bytes).c_str());
+  }
+  std::printf(" on the device (folded, padded, 256-byte aligned)\n");
+  std::printf(
+      "  modelled DRAM traffic per image (each step's inputs + weights + outputs, once):\n");
+  std::map<std::string, std::pair<double, int>> by_stage;
+  std::vector<std::string> order;
+  double total = 0;
+  for (const StepInfo& s : steps) {
+    if (!by_stage.count(s.stage)) order.push_back(s.stage);
+    auto& e = by_stage[s.stage];
+    const double bytes = double(s.bytes_read + s.bytes_written) / r.max_batch + s.weight_bytes;
+    e.first += bytes;
+    e.second += 1;
+    total += bytes;
+  }
+  for (const std::string& st : order) {
+    std::printf("    %-8s %3d steps  %s\n", st.c_str(), by_stage[st].second,
+                megabytes(by_stage[st].first).c_str());
+  }
+  std::printf("    total             %s\n", megabytes(total).c_str());
+}
+
 }  // namespace
 
 int info_main(const std::vector<std::string>& args) {
   std::string path;
   LoadOptions options;
-  bool tensors = false;
+  bool tensors = false, engine = false;
+  EngineOptions eo;
+  eo.precision = Precision::kFp16;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
       std::printf("%s", kInfoUsage);
@@ -127,6 +234,27 @@ int info_main(const std::vector<std::string>& args) {
       tensors = true;
     } else if (args[i] == "--allow-non-finite") {
       options.allow_non_finite = true;
+    } else if (args[i] == "--engine") {
+      engine = true;
+    } else if (i + 1 < args.size() && (args[i] == "--precision" || args[i] == "--attention" ||
+                                       args[i] == "--input" || args[i] == "--batch")) {
+      const std::string& v = args[++i];
+      try {
+        if (args[i - 1] == "--precision") {
+          eo.precision = parse_precision(v);
+        } else if (args[i - 1] == "--attention") {
+          eo.attention = parse_attention_path(v);
+        } else if (args[i - 1] == "--input") {
+          MVIT_CHECK(std::sscanf(v.c_str(), "%dx%d", &eo.input_h, &eo.input_w) == 2,
+                     "--input %s: expected HxW", v.c_str());
+        } else {
+          eo.max_batch = std::atoi(v.c_str());
+        }
+      } catch (const Error& e) {
+        std::fprintf(stderr, "mvit info: %s\n", e.what());
+        return 2;
+      }
+      engine = true;
     } else {
       std::fprintf(stderr, "mvit info: unexpected argument '%s'\n%s", args[i].c_str(), kInfoUsage);
       return 2;
@@ -145,6 +273,7 @@ int info_main(const std::vector<std::string>& args) {
     print_weights(m);
     print_preprocessing(m.spec().preprocessing);
     if (tensors) print_tensors(m);
+    if (engine) print_engine(m, eo);
   } catch (const Error& e) {
     std::fprintf(stderr, "mvit info: %s\n", e.what());
     return 1;

@@ -1,5 +1,5 @@
-// mvit: the command line tool (shared/DESIGN.md section 8). `info` is the first subcommand;
-// classify, run, bench and verify arrive with the engine.
+// mvit: the command line tool (shared/DESIGN.md section 8): info, run, verify; classify and
+// bench arrive with issue 11.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -17,6 +17,11 @@ void usage(FILE* out) {
                "  info --model PATH   load and validate a model directory or Hugging Face\n"
                "                      MobileViT folder; print its architecture, parameters,\n"
                "                      MACs and tensors\n"
+               "  run --model PATH --input X.npy --output L.npy\n"
+               "                      one forward of a float32 NCHW .npy; logits (and on\n"
+               "                      request features and stage outputs) as .npy\n"
+               "  verify --model PATH --reference DIR\n"
+               "                      per-stage error table against reference .npy outputs\n"
                "\n"
                "`mvit <command> --help` describes a command's options.\n");
 }
@@ -31,7 +36,10 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "info") return mvit::cli::info_main(args);
-  std::fprintf(stderr, "mvit: unknown command '%s'; expected one of: info\n", command.c_str());
+  if (command == "run") return mvit::cli::run_main(args);
+  if (command == "verify") return mvit::cli::verify_main(args);
+  std::fprintf(stderr, "mvit: unknown command '%s'; expected one of: info, run, verify\n",
+               command.c_str());
   usage(stderr);
   return 2;
 }

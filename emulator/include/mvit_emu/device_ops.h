@@ -33,6 +33,16 @@ class DeviceFault : public std::runtime_error {
 // another stream captures).
 [[nodiscard]] cudaError_t enqueue(cudaStream_t stream, std::function<void()> op, const char* api);
 
+// The kinds of operation op_counts() (mvit_emu/emu.h) counts.
+enum class OpKind { kKernel, kCublas, kCudnn, kMemcpy, kMemset };
+
+// Counts one operation as executed. Call it from the operation's body (the function given to
+// enqueue), so that it counts when the operation runs, at every replay of a graph it was captured
+// into, and never at capture. `kernel` is the kernel's address (named lazily, when
+// op_counts_by_name() is read); `name` a string with static storage duration.
+void count_kernel(const void* kernel);
+void count_op(OpKind kind, const char* name);
+
 // True when [ptr, ptr + bytes) lies inside one live allocation from cudaMalloc.
 [[nodiscard]] bool is_device_range(const void* ptr, size_t bytes);
 

@@ -14,6 +14,13 @@
 //   MVIT_EMU_CC            compute capability the emulated device reports, "9.0" by default
 //   MVIT_EMU_STREAM_DELAY_US  each stream waits this long before every operation (default 0);
 //                          makes a missing synchronization visible deterministically
+//
+// Operation counters (op_counts below): every kernel, cuBLAS GEMM, cudnnConvolutionForward, copy
+// and fill is counted when it EXECUTES on its stream, process-wide. An operation captured into a
+// graph counts nothing at capture and once each time the graph is launched; one that never runs
+// (rejected at the call, a zero-size copy, a GEMM with m, n or batchCount of 0, or anything queued
+// after a device fault) counts nothing. This is how "kernel launches + library calls per forward"
+// is measured on a real forward pass.
 #pragma once
 
 #include <driver_types.h>
@@ -21,6 +28,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace mvit {
 namespace emu {
@@ -62,6 +71,28 @@ void fill_poison(void* p, size_t bytes);
 // kernel, block, thread and source line of a fault; the violated limit of a bad launch), or "" if
 // it has none for that status.
 std::string error_detail(cudaError_t status);
+
+// Operations executed since start-up or the last reset_op_counts(), by kind.
+struct OpCounts {
+  uint64_t kernel_launches = 0;       // kernels executed (a graph replay counts each kernel node)
+  uint64_t cublas_calls = 0;          // cuBLAS calls that do device work (GEMMs), executed
+  uint64_t cudnn_calls = 0;           // cudnnConvolutionForward calls, executed
+  uint64_t memcpys = 0, memsets = 0;  // async/sync copies and fills, executed
+  uint64_t total() const;             // all of them
+};
+
+// Process-wide and thread-safe. To count one forward pass: synchronize, reset, run it,
+// synchronize, read (an operation still queued when you read has not executed yet).
+OpCounts op_counts();
+void reset_op_counts();
+// The same operations per name, sorted by name: a kernel by its demangled symbol as the
+// emulator's messages name it ("mvit::demo::transpose_tiled_kernel(mvit::demo::TransposeParams)";
+// "kernel at 0x..." where no symbol is found), a library call by its function ("cublasGemmEx",
+// "cublasGemmStridedBatchedEx", "cublasSgemm", "cublasSgemmStridedBatched",
+// "cudnnConvolutionForward"), copies as "cudaMemcpy" (cudaMemcpy and cudaMemcpyAsync) or
+// "cudaMemcpy2D", fills as "cudaMemset" or "cudaMemset2D" (each with its Async form). Kernels of
+// different addresses with one name are summed.
+std::vector<std::pair<std::string, uint64_t>> op_counts_by_name();
 
 // RAII: sets the thread order for a scope and restores the previous one.
 class ScopedThreadOrder {

@@ -1,0 +1,157 @@
+#include "runtime/engine/device.h"
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime_api.h>
+
+#include <cstring>
+
+#include "kernels/common/cuda_check.h"
+#if MVIT_HAVE_CUDNN
+#include <cudnn.h>
+
+#include "kernels/common/cudnn_check.h"
+#endif
+
+namespace mvit {
+namespace device {
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+void set_device(int ordinal) {
+  const int n = device_count();
+  MVIT_CHECK(ordinal >= 0 && ordinal < n,
+             "device %d: expected an ordinal in [0, %d) (%d CUDA device%s visible)", ordinal, n, n,
+             n == 1 ? "" : "s");
+  MVIT_CUDA_CHECK(cudaSetDevice(ordinal));
+}
+
+int current_device() {
+  int d = 0;
+  MVIT_CUDA_CHECK(cudaGetDevice(&d));
+  return d;
+}
+
+int compute_capability(int ordinal) {
+  int major = 0, minor = 0;
+  MVIT_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, ordinal));
+  MVIT_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, ordinal));
+  return 10 * major + minor;
+}
+
+void* allocate(size_t bytes, const char* what) {
+  void* p = nullptr;
+  const cudaError_t status = cudaMalloc(&p, bytes);
+  MVIT_CHECK(status == cudaSuccess, "allocating %zu bytes of device memory for %s: %s", bytes, what,
+             detail::cuda_error_text(status).c_str());
+  return p;
+}
+
+void release(void* p) noexcept {
+  if (p) MVIT_CUDA_CHECK_LOG(cudaFree(p));
+}
+
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  MVIT_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+}
+
+void copy_async(void* dst, const void* src, size_t bytes, Stream stream) {
+  MVIT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream));
+}
+
+void synchronize(Stream stream) {
+  MVIT_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+Stream create_stream() {
+  cudaStream_t s = nullptr;
+  MVIT_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+
+void destroy_stream(Stream stream) noexcept {
+  if (stream) MVIT_CUDA_CHECK_LOG(cudaStreamDestroy(stream));
+}
+
+LibraryHandles create_handles() {
+  LibraryHandles h;
+  cublasHandle_t blas = nullptr;
+  MVIT_CUBLAS_CHECK(cublasCreate(&blas));
+  h.cublas = blas;
+#if MVIT_HAVE_CUDNN
+  cudnnHandle_t dnn = nullptr;
+  const cudnnStatus_t status = cudnnCreate(&dnn);
+  if (status != CUDNN_STATUS_SUCCESS) {
+    cublasDestroy(blas);
+    MVIT_CUDNN_CHECK(status);
+  }
+  h.cudnn = dnn;
+#endif
+  return h;
+}
+
+void destroy_handles(LibraryHandles& h) noexcept {
+#if MVIT_HAVE_CUDNN
+  if (h.cudnn) {
+    MVIT_CUDNN_CHECK_LOG(cudnnDestroy(h.cudnn));
+  }
+#endif
+  if (h.cublas) {
+    const cublasStatus_t status = cublasDestroy(h.cublas);
+    if (status != CUBLAS_STATUS_SUCCESS) {
+      detail::log_error("cublasDestroy(h.cublas)", __FILE__, __LINE__,
+                        detail::cublas_error_text(status));
+    }
+  }
+  h = LibraryHandles{};
+}
+
+void begin_capture(Stream stream) {
+  MVIT_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+}
+
+GraphExec end_capture(Stream stream) {
+  cudaGraph_t graph = nullptr;
+  MVIT_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+  MVIT_CUDA_CHECK_LOG(cudaGraphDestroy(graph));
+  MVIT_CUDA_CHECK(status);
+  return exec;
+}
+
+void launch_graph(GraphExec graph, Stream stream) {
+  MVIT_CUDA_CHECK(cudaGraphLaunch(graph, stream));
+}
+
+void destroy_graph(GraphExec graph) noexcept {
+  if (graph) MVIT_CUDA_CHECK_LOG(cudaGraphExecDestroy(graph));
+}
+
+void convert_from_f32(const float* src, size_t n, DType dtype, void* dst) {
+  if (dtype == DType::kF32) {
+    std::memcpy(dst, src, n * sizeof(float));
+    return;
+  }
+  unsigned char* out = static_cast<unsigned char*>(dst);
+  for (size_t i = 0; i < n; ++i) {
+    if (dtype == DType::kF16) {
+      const __half h = __float2half_rn(src[i]);
+      std::memcpy(out + 2 * i, &h, 2);
+    } else {
+      const __nv_bfloat16 h = __float2bfloat16_rn(src[i]);
+      std::memcpy(out + 2 * i, &h, 2);
+    }
+  }
+}
+
+}  // namespace device
+}  // namespace mvit
