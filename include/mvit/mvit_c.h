@@ -65,8 +65,9 @@ typedef struct mvit_context mvit_context;
 typedef struct mvit_engine_options {
   int max_batch;        /* default 1 */
   int input_h, input_w; /* 0: the model's input size */
-  mvit_precision precision;
-  mvit_attention attention;
+  /* int, not the enum types: a C caller may store any int, which C++ may not read as the enum. */
+  int precision;    /* mvit_precision, default MVIT_PRECISION_FP32 */
+  int attention;    /* mvit_attention, default MVIT_ATTENTION_AUTO */
   int device;       /* CUDA device ordinal, default 0 */
   uint32_t outputs; /* bits (1u << MVIT_OUTPUT_*) besides logits: outputs to provide */
 } mvit_engine_options;

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   CHECK(mvit_engine_create(model, &o, &engine) == MVIT_ERROR && engine == NULL, "max_batch 0");
   CHECK(contains(mvit_last_error(), "max_batch"), "message: %s", mvit_last_error());
   o.max_batch = 2;
-  o.precision = (mvit_precision)7;
+  o.precision = 7;
   CHECK(mvit_engine_create(model, &o, &engine) == MVIT_ERROR_INVALID_ARGUMENT, "bad precision");
   o.precision = MVIT_PRECISION_FP32;
   o.input_h = 8;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "kernels/common/cuda_check.h"
+#include "mvit_emu/emu.h"
 #include "mvit/mvit.h"
 #include "runtime/model.h"
 #include "runtime/model_json.h"
@@ -196,6 +197,40 @@ TEST(EnginePlan, ArenaWithinTenPercentOfTheLowerBound) {
     uint64_t sum = 0;
     for (const StepInfo& s : engine.steps()) sum += s.bytes_written;
     EXPECT_LT(a.activation_bytes * 4, sum) << "liveness reuse should save most of the memory";
+  }
+}
+
+// Launches per forward, counted by the emulator on a graph replay: every step is one kernel but
+// the classifier (pool + linear, 2), and fp16 calls no library; fp32 runs its 1x1 convs as a cuBLAS
+// GEMM plus our epilogue (the classifier at batch < 16 and the f32 GEMMs with no epilogue: one
+// call) and its dense 3x3 convs through cuDNN. The README's figures table is this count at 256x256.
+TEST_F(EngineTest, LaunchesPerForwardCountedByTheEmulator) {
+  struct Expect {
+    Precision p;
+    uint64_t kernels, cublas, cudnn;
+  };
+  for (const Expect& e :
+       {Expect{Precision::kFp16, 103, 0, 0}, Expect{Precision::kFp32, 103, 57, 9}}) {
+    EngineOptions o = small_options(1);
+    o.outputs.clear();
+    o.precision = e.p;
+    o.input_h = o.input_w = 256;  // at 64x64 the last stage's 4 rows take cuBLAS (kGemmWmmaMinRows)
+    const Engine engine = Engine::create(xxs(), o);
+    EXPECT_EQ(engine.steps().size(), 102u);
+    Context c(engine);
+    DeviceBuffer<float> in(counter_tensor("input", {1, 3, 256, 256}, 9)), logits(engine.classes());
+    OutputBuffers out;
+    out.logits = logits.get();
+    c.run(in.get(), 1, out, stream_);  // captures
+    MVIT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    emu::reset_op_counts();
+    c.run(in.get(), 1, out, stream_);
+    MVIT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    const emu::OpCounts n = emu::op_counts();
+    EXPECT_EQ(n.kernel_launches, e.kernels) << to_string(e.p);
+    EXPECT_EQ(n.cublas_calls, e.cublas) << to_string(e.p);
+    EXPECT_EQ(n.cudnn_calls, e.cudnn) << to_string(e.p);
+    EXPECT_EQ(n.memcpys, 2u) << "the input in, the logits out";
   }
 }
 
