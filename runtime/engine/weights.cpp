@@ -5,7 +5,6 @@
 #include "kernels/common/check.h"
 #include "kernels/fold_batchnorm.h"
 #include "runtime/engine/device.h"
-#include "runtime/engine/plan.h"
 
 namespace mvit {
 namespace plan {
