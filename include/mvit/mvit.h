@@ -81,6 +81,12 @@ struct StepInfo {
   std::string op;     // "gemm_epilogue", "attention", ...
   std::string stage;  // "stem", "stage1".."stage5", "head"
   uint64_t bytes_read = 0, bytes_written = 0, weight_bytes = 0;  // modelled DRAM traffic
+  uint64_t flops = 0;  // arithmetic at max_batch (a multiply-add counts 2)
+};
+
+struct StepTiming {
+  double ms = 0;     // event to event
+  std::string impl;  // the kernel or library path that ran ("wmma_fused", "cublas+epilogue")
 };
 
 struct ArenaFigures {
@@ -136,6 +142,12 @@ class Context {
   // input: device [batch, 3, H, W] fp32 NCHW; 1 <= batch <= max_batch; outputs not provided by
   // the engine must be null. Asynchronous on `stream`.
   void run(const float* input, int batch, const OutputBuffers& outputs, Stream stream);
+
+  // For benchmarks: one forward of `batch` images from `input` (as run) with the steps enqueued
+  // one by one, uncaptured, a timing event before each and after the last; waits for the stream
+  // and returns each step's time and implementation, in Engine::steps() order. Not for the
+  // serving path: it synchronizes and records an event per step.
+  std::vector<StepTiming> profile(const float* input, int batch, Stream stream);
 
  private:
   std::unique_ptr<detail::ContextState> state_;

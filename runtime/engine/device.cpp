@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "kernels/common/cuda_check.h"
@@ -79,6 +80,56 @@ Stream create_stream() {
 
 void destroy_stream(Stream stream) noexcept {
   if (stream) MVIT_CUDA_CHECK_LOG(cudaStreamDestroy(stream));
+}
+
+Facts facts(int ordinal) {
+  Facts f;
+  cudaDeviceProp prop{};
+  MVIT_CUDA_CHECK(cudaGetDeviceProperties(&prop, ordinal));
+  std::snprintf(f.name, sizeof f.name, "%s", prop.name);
+  f.compute_capability = 10 * prop.major + prop.minor;
+  f.multiprocessors = prop.multiProcessorCount;
+#ifndef MVIT_EMULATED  // the emulator has no clocks to report
+  MVIT_CUDA_CHECK(cudaDeviceGetAttribute(&f.sm_clock_khz, cudaDevAttrClockRate, ordinal));
+  MVIT_CUDA_CHECK(cudaDeviceGetAttribute(&f.memory_clock_khz, cudaDevAttrMemoryClockRate, ordinal));
+  MVIT_CUDA_CHECK(
+      cudaDeviceGetAttribute(&f.memory_bus_bits, cudaDevAttrGlobalMemoryBusWidth, ordinal));
+#endif
+  MVIT_CUDA_CHECK(cudaDriverGetVersion(&f.driver_version));
+  MVIT_CUDA_CHECK(cudaRuntimeGetVersion(&f.runtime_version));
+  cublasHandle_t blas = nullptr;
+  MVIT_CUBLAS_CHECK(cublasCreate(&blas));
+  const cublasStatus_t st = cublasGetVersion(blas, &f.cublas_version);
+  cublasDestroy(blas);
+  MVIT_CUBLAS_CHECK(st);
+#if MVIT_HAVE_CUDNN
+  f.cudnn_version = static_cast<int>(cudnnGetVersion());
+#endif
+  return f;
+}
+
+Event create_event() {
+  cudaEvent_t e = nullptr;
+  MVIT_CUDA_CHECK(cudaEventCreate(&e));
+  return e;
+}
+
+void record_event(Event event, Stream stream) {
+  MVIT_CUDA_CHECK(cudaEventRecord(event, stream));
+}
+
+void synchronize_event(Event event) {
+  MVIT_CUDA_CHECK(cudaEventSynchronize(event));
+}
+
+float elapsed_ms(Event start, Event end) {
+  float ms = 0;
+  MVIT_CUDA_CHECK(cudaEventElapsedTime(&ms, start, end));
+  return ms;
+}
+
+void destroy_event(Event event) noexcept {
+  if (event) MVIT_CUDA_CHECK_LOG(cudaEventDestroy(event));
 }
 
 LibraryHandles create_handles() {

@@ -13,6 +13,7 @@
 #include "mvit/stream.h"
 
 struct CUgraphExec_st;
+struct CUevent_st;
 
 namespace mvit {
 namespace device {
@@ -47,6 +48,27 @@ void begin_capture(Stream stream);
 GraphExec end_capture(Stream stream);  // ends, instantiates, and destroys the captured graph
 void launch_graph(GraphExec graph, Stream stream);
 void destroy_graph(GraphExec graph) noexcept;
+
+// What `mvit bench` prints in its header. Clocks and bus width are 0 where the runtime does not
+// report them (the emulator); peak_bandwidth() is then 0 too.
+struct Facts {
+  char name[256] = {0};
+  int compute_capability = 0, multiprocessors = 0;
+  int sm_clock_khz = 0, memory_clock_khz = 0, memory_bus_bits = 0;
+  int driver_version = 0, runtime_version = 0, cublas_version = 0, cudnn_version = 0;
+  double peak_bandwidth() const {  // bytes/s: 2 transfers per memory clock (DDR)
+    return 2.0 * memory_clock_khz * 1e3 * memory_bus_bits / 8.0;
+  }
+};
+Facts facts(int ordinal);
+
+// Timing events (cudaEventDefault: timing enabled), for `mvit bench` and Context::profile.
+using Event = CUevent_st*;
+Event create_event();
+void record_event(Event event, Stream stream);
+void synchronize_event(Event event);
+float elapsed_ms(Event start, Event end);  // both recorded and complete
+void destroy_event(Event event) noexcept;
 
 // Host conversion of fp32 values to `dtype` storage, rounding to nearest even (the CUDA headers'
 // host conversions); `dst` holds n * dtype_size(dtype) bytes.

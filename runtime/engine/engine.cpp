@@ -223,6 +223,7 @@ std::vector<StepInfo> Engine::steps() const {
     for (int b : s.reads) i.bytes_read += p.buffers[b].bytes;
     for (int b : s.writes) i.bytes_written += p.buffers[b].bytes;
     i.weight_bytes = s.weight_bytes;
+    i.flops = plan::op_flops(s.op);
     out.push_back(i);
   }
   return out;
@@ -239,23 +240,25 @@ struct Overloaded : F... {
 template <class... F>
 Overloaded(F...) -> Overloaded<F...>;
 
-void enqueue(const plan::Step& s, const LibraryHandles& h, Stream stream) {
+Dispatch enqueue(const plan::Step& s, const LibraryHandles& h, Stream stream) {
   try {
-    std::visit(Overloaded{
-                   [&](const Conv3x3StemParams& p) { conv3x3_stem_forward(p, stream); },
-                   [&](const Conv3x3Params& p) { conv3x3_forward(p, h, stream); },
-                   [&](const DepthwiseConvParams& p) { depthwise_conv_forward(p, h, stream); },
-                   [&](const GemmEpilogueParams& p) { gemm_epilogue_forward(p, h, stream); },
-                   [&](const ResizeParams& p) { resize_forward(p, stream); },
-                   [&](const LayerNormParams& p) { layernorm_forward(p, stream); },
-                   [&](const AttentionParams& p) { attention_forward(p, h, stream); },
-                   [&](const PoolClassifierParams& p) { pool_classifier_forward(p, stream); },
-                   [&](const ToNchwParams& p) { to_nchw_forward(p, stream); },
-               },
-               s.op);
+    return std::visit(
+        Overloaded{
+            [&](const Conv3x3StemParams& p) { return conv3x3_stem_forward(p, stream); },
+            [&](const Conv3x3Params& p) { return conv3x3_forward(p, h, stream); },
+            [&](const DepthwiseConvParams& p) { return depthwise_conv_forward(p, h, stream); },
+            [&](const GemmEpilogueParams& p) { return gemm_epilogue_forward(p, h, stream); },
+            [&](const ResizeParams& p) { return resize_forward(p, stream); },
+            [&](const LayerNormParams& p) { return layernorm_forward(p, stream); },
+            [&](const AttentionParams& p) { return attention_forward(p, h, stream); },
+            [&](const PoolClassifierParams& p) { return pool_classifier_forward(p, stream); },
+            [&](const ToNchwParams& p) { return to_nchw_forward(p, stream); },
+        },
+        s.op);
   } catch (const Error& e) {
     MVIT_CHECK(false, "step %s: %s", s.name.c_str(), e.what());
   }
+  return {};
 }
 
 }  // namespace
@@ -346,13 +349,24 @@ Context::~Context() = default;
 Context::Context(Context&&) noexcept = default;
 Context& Context::operator=(Context&&) noexcept = default;
 
-void Context::run(const float* input, int batch, const OutputBuffers& outputs, Stream stream) {
-  MVIT_CHECK(state_ != nullptr, "Context::run: the Context is empty (moved from)");
-  const detail::EngineState& e = *state_->engine;
-  MVIT_CHECK(input != nullptr, "Context::run: input is null");
+namespace {
+
+// The checks run and profile share; returns the Context's engine.
+const detail::EngineState& check_call(const char* api, const detail::ContextState* state,
+                                      const float* input, int batch) {
+  MVIT_CHECK(state != nullptr, "%s: the Context is empty (moved from)", api);
+  const detail::EngineState& e = *state->engine;
+  MVIT_CHECK(input != nullptr, "%s: input is null", api);
   MVIT_CHECK(batch >= 1 && batch <= e.options.max_batch,
-             "Context::run: batch %d: expected 1 to %d (EngineOptions.max_batch)", batch,
+             "%s: batch %d: expected 1 to %d (EngineOptions.max_batch)", api, batch,
              e.options.max_batch);
+  return e;
+}
+
+}  // namespace
+
+void Context::run(const float* input, int batch, const OutputBuffers& outputs, Stream stream) {
+  const detail::EngineState& e = check_call("Context::run", state_.get(), input, batch);
   bool any = false;
   for (int i = 0; i < kOutputCount; ++i) {
     const Output o = static_cast<Output>(i);
@@ -380,6 +394,34 @@ void Context::run(const float* input, int batch, const OutputBuffers& outputs, S
     const plan::Buffer& b = p.buffers[p.outputs[i]];
     device::copy_async(dst, state_->arena + b.offset, b.bytes, stream);
   }
+}
+
+std::vector<StepTiming> Context::profile(const float* input, int batch, Stream stream) {
+  const detail::EngineState& e = check_call("Context::profile", state_.get(), input, batch);
+  device::set_device(e.options.device);
+  detail::ContextState::Forward& f = state_->forward(batch);
+  const plan::Plan& p = f.plan;
+  std::vector<device::Event> events(p.steps.size() + 1, nullptr);
+  std::vector<StepTiming> out(p.steps.size());
+  try {
+    for (device::Event& ev : events) ev = device::create_event();
+    device::copy_async(state_->arena + p.buffers[p.input].offset, input,
+                       p.buffers[p.input].bytes, stream);
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+      device::record_event(events[i], stream);
+      out[i].impl = detail::enqueue(p.steps[i], state_->handles, stream).impl;
+    }
+    device::record_event(events.back(), stream);
+    device::synchronize_event(events.back());
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+      out[i].ms = device::elapsed_ms(events[i], events[i + 1]);
+    }
+  } catch (...) {
+    for (device::Event ev : events) device::destroy_event(ev);
+    throw;
+  }
+  for (device::Event ev : events) device::destroy_event(ev);
+  return out;
 }
 
 }  // namespace mvit

@@ -17,6 +17,36 @@ const char* op_name(const Op& op) {
   return kNames[op.index()];
 }
 
+uint64_t op_flops(const Op& op) {
+  using u = uint64_t;
+  struct Visitor {
+    u operator()(const Conv3x3StemParams& p) const {
+      return u(p.B) * ((p.H - 1) / 2 + 1) * ((p.W - 1) / 2 + 1) * 16 * 27 * 2;
+    }
+    u operator()(const Conv3x3Params& p) const {
+      return u(p.B) * p.H * p.W * p.Cout * 9 * (p.C0 + p.C1) * 2;
+    }
+    u operator()(const DepthwiseConvParams& p) const {
+      return u(p.B) * ((p.H - 1) / p.stride + 1) * ((p.W - 1) / p.stride + 1) * p.C * 9 * 2;
+    }
+    u operator()(const GemmEpilogueParams& p) const { return u(p.m) * p.n * p.k * 2; }
+    // Bilinear: 4 products and 3 sums per output element; LayerNorm: ~8 per element (two
+    // reductions, centring, scaling, affine).
+    u operator()(const ResizeParams& p) const { return u(p.B) * p.C * p.Ho * p.Wo * 7; }
+    u operator()(const LayerNormParams& p) const { return u(p.rows) * p.channels * 8; }
+    // Q K^T and P V (2 N^2 D multiply-adds per sequence and head) and the softmax (~5 per score).
+    u operator()(const AttentionParams& p) const {
+      const u nn = u(p.tokens) * p.tokens;
+      return u(p.sequences) * p.heads * (nn * p.head_dim * 4 + nn * 5);
+    }
+    u operator()(const PoolClassifierParams& p) const {
+      return u(p.B) * p.H * p.W * p.C + u(p.B) * p.C * p.classes * 2;
+    }
+    u operator()(const ToNchwParams&) const { return 0; }
+  };
+  return std::visit(Visitor{}, op);
+}
+
 namespace {
 
 constexpr size_t kAlign = 256;  // every buffer: the 128-bit paths and cuBLAS's preferred alignment

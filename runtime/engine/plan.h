@@ -35,6 +35,9 @@ using Op = std::variant<Conv3x3StemParams, Conv3x3Params, DepthwiseConvParams, G
                         ResizeParams, LayerNormParams, AttentionParams, PoolClassifierParams,
                         ToNchwParams>;
 const char* op_name(const Op& op);
+// Arithmetic of one step (a multiply-add counts 2; softmax, LayerNorm and resize at the few
+// operations per element their kernels do), for `mvit bench --kernels`' TFLOP/s column.
+uint64_t op_flops(const Op& op);
 
 struct Fixup {
   size_t field = 0;   // byte offset of a pointer member in the params struct

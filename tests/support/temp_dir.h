@@ -1,11 +1,12 @@
-// TempDir: a fresh directory under $TMPDIR (default /tmp), removed with the model files written
-// into it at scope exit; read_text: a whole file as a string. For tests that write a model
+// TempDir: a fresh directory under $TMPDIR (default /tmp), removed with everything written into
+// it at scope exit; read_text: a whole file as a string. For tests that write a model
 // directory (counter_model) or read fixture JSON.
 #pragma once
 
-#include <unistd.h>
+#include <stdlib.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -32,8 +33,8 @@ class TempDir {
     path_ = t;
   }
   ~TempDir() {
-    for (const char* f : {"model.json", "model.safetensors"}) unlink((path_ + "/" + f).c_str());
-    rmdir(path_.c_str());
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

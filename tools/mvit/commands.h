@@ -10,5 +10,7 @@ namespace mvit::cli {
 int info_main(const std::vector<std::string>& args);
 int run_main(const std::vector<std::string>& args);
 int verify_main(const std::vector<std::string>& args);
+int classify_main(const std::vector<std::string>& args);
+int bench_main(const std::vector<std::string>& args);
 
 }  // namespace mvit::cli

@@ -1,5 +1,4 @@
-// mvit: the command line tool (shared/DESIGN.md section 8): info, run, verify; classify and
-// bench arrive with issue 11.
+// mvit: the command line tool (shared/DESIGN.md section 8): info, run, verify, classify, bench.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -22,6 +21,11 @@ void usage(FILE* out) {
                "                      request features and stage outputs) as .npy\n"
                "  verify --model PATH --reference DIR\n"
                "                      per-stage error table against reference .npy outputs\n"
+               "  classify --model PATH IMAGE...\n"
+               "                      top-k classes of PNG / JPEG images, with the model's own\n"
+               "                      preprocessing and labels\n"
+               "  bench --model PATH  end-to-end latency and throughput per batch size and\n"
+               "                      precision, graph on and off; --kernels: per step\n"
                "\n"
                "`mvit <command> --help` describes a command's options.\n");
 }
@@ -38,7 +42,10 @@ int main(int argc, char** argv) {
   if (command == "info") return mvit::cli::info_main(args);
   if (command == "run") return mvit::cli::run_main(args);
   if (command == "verify") return mvit::cli::verify_main(args);
-  std::fprintf(stderr, "mvit: unknown command '%s'; expected one of: info, run, verify\n",
+  if (command == "classify") return mvit::cli::classify_main(args);
+  if (command == "bench") return mvit::cli::bench_main(args);
+  std::fprintf(stderr,
+               "mvit: unknown command '%s'; expected one of: info, run, verify, classify, bench\n",
                command.c_str());
   usage(stderr);
   return 2;
