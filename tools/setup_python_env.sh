@@ -15,6 +15,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [[ ! -x "$venv/bin/python" ]]; then
   /usr/bin/python3 -m venv --system-site-packages "$venv"
 fi
+# Already set up with the pinned versions: nothing to do (tools/test.sh calls this every run).
+pins=$(grep -E '^(transformers|safetensors|timm)==' "$here/requirements.txt" | tr '\n' ' ')
+if "$venv/bin/python" - $pins 2>/dev/null <<'PY'
+import importlib.metadata as md, sys
+sys.exit(any(md.version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
+PY
+then
+  exit 0
+fi
 pip=("$venv/bin/pip" install --quiet --disable-pip-version-check --no-input)
 # timm without its dependencies: its `torch` requirement is not satisfied by Debian's pre-release
 # version string 1.13.0a0, and pip would replace it with a multi-GB PyPI torch.

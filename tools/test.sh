@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and tests every configuration of the project, as CI does:
+# Installs what is missing (tools/install_deps.sh --all), then builds and tests every configuration
+# of the project, as CI does:
 #   cuda           nvcc for sm_75..sm_90, compile + link only (no GPU needed); its tests check
 #                  ptxas resource usage, and label-`gpu` tests skip, saying why, without a GPU
 #   emulated       g++ against emulator/: every test, each kernel test in two thread orders
@@ -10,6 +11,9 @@
 # Ends with one line "total: N passed, N failed, N skipped"; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The Debian packages and the Python environment (installed when root, else the apt-get line).
+tools/install_deps.sh --all || exit 1
+command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
 
 full=0
 presets=()

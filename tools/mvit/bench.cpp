@@ -248,7 +248,8 @@ Row time_forward(Setup& s, int batch, bool graph, const Options& o, Progress& pr
 
 // Per kernel family: the median over iterations of each step's time, summed per family.
 std::vector<KernelRow> time_kernels(Setup& s, int batch, const Options& o, Progress& progress,
-                                    const std::string& what, std::string* counted) {
+                                    const std::string& what, const std::string& label,
+                                    std::string* counted) {
   Context context(s.engine, ContextOptions{false});
   const std::vector<StepInfo> info = s.engine.steps();
   std::vector<std::vector<double>> ms(info.size());
@@ -265,13 +266,13 @@ std::vector<KernelRow> time_kernels(Setup& s, int batch, const Options& o, Progr
       *counted += detail::format(
           "%s: %llu kernel launches + %llu cuBLAS + %llu cuDNN calls per forward (counted by the "
           "emulator)\n",
-          what.c_str(),
+          label.c_str(),
           static_cast<unsigned long long>(c.kernel_launches),
           static_cast<unsigned long long>(c.cublas_calls),
           static_cast<unsigned long long>(c.cudnn_calls));
     }
 #else
-    (void)counted;
+    (void)counted, (void)label;
 #endif
     for (size_t k = 0; k < t.size() && i >= o.warmup; ++k) {
       ms[k].push_back(t[k].ms);
@@ -436,8 +437,10 @@ int bench_main(const std::vector<std::string>& args) {
         // Both attention paths, each on its own engine (everything else is planned the same).
         for (AttentionPath a : {AttentionPath::kFused, AttentionPath::kCublas}) {
           Setup sa(model, o, p, b, a);
+          const std::string label = detail::format("%s batch %d attention %s", to_string(p), b,
+                                                   to_string(a));
           const std::vector<KernelRow> k =
-              time_kernels(sa, b, o, progress, what(to_string(a)), &counted);
+              time_kernels(sa, b, o, progress, what(to_string(a)), label, &counted);
           kernels.insert(kernels.end(), k.begin(), k.end());
         }
       }
