@@ -21,7 +21,7 @@ namespace test {
 namespace {
 
 const std::string kModel = MVIT_DEMO_MODEL;
-// Held-out images run: all 360 in the plain emulated build (~5 s fp32, ~12 s fp16); the first 24
+// Held-out images run: all 360 in the plain emulated build (~5 s fp32, ~12 s fp16); the first 8
 // under the sanitizers, which look for memory errors that do not depend on the image count (all
 // 360 there take ~2 min in fp32 alone).
 constexpr int kImages = MVIT_DEMO_IMAGES;

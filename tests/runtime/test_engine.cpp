@@ -205,6 +205,10 @@ TEST(EnginePlan, ArenaWithinTenPercentOfTheLowerBound) {
 // GEMM plus our epilogue (the classifier at batch < 16 and the f32 GEMMs with no epilogue: one
 // call) and its dense 3x3 convs through cuDNN. The README's figures table is this count at 256x256.
 TEST_F(EngineTest, LaunchesPerForwardCountedByTheEmulator) {
+#ifdef MVIT_SANITIZED
+  GTEST_SKIP() << "launch counts do not depend on the sanitizers; counted in the plain emulated "
+                  "build (47 s here)";
+#endif
   struct Expect {
     Precision p;
     uint64_t kernels, cublas, cudnn;
