@@ -29,6 +29,9 @@
 #   device       cudaGetDeviceCount through the toolkit's libcudart (ctypes): no usable device ->
 #                stop here, saying why (exit 3)
 #   ctest        every test labelled `gpu` or `kernels`, `full` cases included (junit in OUTDIR)
+#   classify-P, verify-P, mvit-bench
+#                the engine: the shipped samples' predictions (fp32, fp16), `mvit verify` of the
+#                HF fixture against transformers' outputs, `mvit bench --kernels` at 256x256
 #   kernel-bench mvit-kernel-bench over every non-Full case (each checked against its reference),
 #                table in kernel-bench.log, kernel-bench.json / .csv, limited to --bench-timeout
 #   memcheck/racecheck <exe>
@@ -377,9 +380,10 @@ row device "ok: $probe" "$secs" device.log
 # ---------------------------------------------------------------------------------------------
 # The tests on the device.
 
-# ctest may use what is left of --budget (at least a minute): --stop-time shortens the tests'
-# timeouts so that it ends by then, and it still writes its junit file.
-tests_rc=0 unchecked=0 left=$((budget - $(elapsed)))
+# ctest may use what is left of --budget (at least a minute) but the engine steps' 60 s:
+# --stop-time shortens the tests' timeouts so that it ends by then, and it still writes its junit
+# file.
+tests_rc=0 unchecked=0 left=$((budget - $(elapsed) - 60))
 stop_time=$(date -d "@$(($(date +%s) + (left > 60 ? left : 60)))" +%H:%M:%S)
 run_step ctest ctest.log ctest --test-dir "$build" -L 'gpu|kernels' --no-tests=error \
   --output-on-failure -j "$ctest_jobs" --timeout 300 --stop-time "$stop_time" \
@@ -401,6 +405,39 @@ PY
 )
 note "ctest (gpu|kernels): $passed passed, $failed failed, $skipped skipped"
 ((skipped)) && note "WARNING: $skipped test(s) skipped although a device is usable: see ctest.log"
+
+# The engine on the GPU (its e2e tests run only in the emulated build): the shipped model's samples
+# in fp32 and fp16 must give the predictions weights/digits-xxs/train_log.json records; the Hugging
+# Face fixture against transformers' outputs, stage by stage (`mvit verify`); and `mvit bench`
+# end to end and per kernel at 256x256 (the shipped weights at the published size).
+mvit_exe="$build/tools/mvit/mvit"
+check_classify() {  # check_classify PRECISION: classify --json, then compare with the record
+  timeout -k 10 60 "$mvit_exe" classify --model "$root/weights/digits-xxs" --precision "$1" \
+    --top-k 1 --json "$root"/weights/digits-xxs/samples/*.png >"$out/classify-$1.json" || return 1
+  python3 - "$out/classify-$1.json" "$root/weights/digits-xxs/train_log.json" <<'PY'
+import json, os, sys
+got = json.load(open(sys.argv[1]))["images"]
+want = {s["file"]: s["predicted"] for s in json.load(open(sys.argv[2]))["samples"]}
+bad = [g["file"] for g in got if int(g["top"][0]["label"]) != want[os.path.basename(g["file"])]]
+print(f"{len(got) - len(bad)}/{len(got)} samples give the recorded prediction", *bad, sep="\n")
+sys.exit(1 if bad or len(got) != len(want) else 0)
+PY
+}
+if [[ ! -x "$mvit_exe" ]]; then
+  row engine "unavailable: $mvit_exe not built" 0 ""
+elif (($(elapsed) + 60 > budget)); then
+  row engine "skipped: time budget (--budget $budget) spent" 0 ""
+else
+  for p in fp32 fp16; do
+    run_step "classify-$p" "classify-$p.log" check_classify "$p" || failures=$((failures + 1))
+    run_step "verify-$p" "verify-$p.log" timeout -k 10 60 "$mvit_exe" verify \
+      --model "$root/tests/fixtures/e2e/hf_xxs_256/hf" --reference "$root/tests/fixtures/e2e/hf_xxs_256" \
+      --precision "$p" || failures=$((failures + 1))
+  done
+  run_step mvit-bench mvit-bench.log timeout -k 10 120 "$mvit_exe" bench \
+    --model "$root/weights/digits-xxs" --input 256x256 --batch-sizes 1,8,32 \
+    --precisions fp32,fp16 --kernels || failures=$((failures + 1))
+fi
 
 # The kernel benchmark: every non-Full case timed beside its baseline, each checked once.
 bench_exe="$build/tools/bench/mvit-kernel-bench"
