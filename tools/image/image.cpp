@@ -79,7 +79,7 @@ void png_warn(png_structp, png_const_charp) {}  // ancillary-chunk warnings: PIL
 // bytes in libpng's layout after the transforms below, and *w, *h, *depth, *color are set.
 bool decode_png_into(PngSource* src, std::vector<uint8_t>* raw,
                      png_uint_32* w, png_uint_32* h, int* depth, int* color, size_t* rowbytes,
-                     std::vector<png_bytep>* rows, bool* too_large) {
+                     std::vector<png_bytep>* rows) {
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, src, png_fail, png_warn);
   if (!png) {
     std::snprintf(src->message, sizeof src->message, "libpng could not start");
@@ -96,11 +96,6 @@ bool decode_png_into(PngSource* src, std::vector<uint8_t>* raw,
   png_read_info(png, info);
   int interlace = 0;
   png_get_IHDR(png, info, w, h, depth, color, &interlace, nullptr, nullptr);
-  if (static_cast<int64_t>(*w) * *h > kMaxPixels) {  // before any pixel memory
-    *too_large = true;
-    png_destroy_read_struct(&png, &info, nullptr);
-    return true;
-  }
   // PIL's conversions: palette -> RGB (tRNS ignored), 1/2/4-bit gray -> 8-bit, alpha kept for
   // now (dropped below), 16-bit samples kept (Note [PNG 16-bit]).
   if (*color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -139,11 +134,9 @@ Rgb8 decode_png(const std::vector<uint8_t>& data, const std::string& path) {
   png_uint_32 w = 0, h = 0;
   int depth = 0, color = 0;
   size_t rowbytes = 0;
-  bool too_large = false;
-  if (!decode_png_into(&src, &raw, &w, &h, &depth, &color, &rowbytes, &rows, &too_large)) {
+  if (!decode_png_into(&src, &raw, &w, &h, &depth, &color, &rowbytes, &rows)) {
     MVIT_CHECK(false, "%s: not a readable PNG: %s", path.c_str(), src.message);
   }
-  check_size(path, "PNG", w, h);  // also where too_large stopped the decode
   const int channels = color == PNG_COLOR_TYPE_GRAY         ? 1
                        : color == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
                        : color == PNG_COLOR_TYPE_RGB        ? 3

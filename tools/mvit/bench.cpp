@@ -22,6 +22,7 @@
 #include "runtime/model.h"
 #include "tools/bench/bench_report.h"
 #include "tools/mvit/commands.h"
+#include "tools/mvit/forward.h"
 
 #ifdef MVIT_EMULATED
 #include "mvit_emu/emu.h"
@@ -76,17 +77,6 @@ struct KernelRow {
   int batch = 0, steps = 0;
   double ms = 0, share = 0;      // median per forward (sum over the op's steps), % of forward
   double bytes = 0, flops = 0;   // modelled, per forward at this batch
-};
-
-// A device buffer freed at scope exit.
-struct Buffer {
-  float* p = nullptr;
-  Buffer(size_t n, const char* what) {
-    p = static_cast<float*>(device::allocate(std::max<size_t>(n, 1) * sizeof(float), what));
-  }
-  ~Buffer() { device::release(p); }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
 };
 
 // Progress on stderr once a run has taken more than two seconds; erased when done.
@@ -188,7 +178,7 @@ Options parse(const std::vector<std::string>& args, bool* help) {
 // One engine and its input, output and stream for a (precision, batch, attention).
 struct Setup {
   Engine engine;
-  Buffer input, logits;
+  DeviceArray input, logits;
   Stream stream;
   Setup(const Model& m, const Options& o, Precision p, int batch, AttentionPath a)
       : engine(Engine::create(m, options(m, o, p, batch, a))),

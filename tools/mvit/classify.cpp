@@ -58,9 +58,10 @@ std::vector<Prediction> top_k(const float* logits, int classes, int k) {
 int classify_main(const std::vector<std::string>& args) {
   std::string model_dir;
   std::vector<std::string> files;
-  int k = 5, batch = 16;
+  int k = 5;
   bool json = false;
   ForwardOptions options;
+  options.batch_size = 16;
   try {
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
@@ -90,7 +91,7 @@ int classify_main(const std::vector<std::string>& args) {
       } else if (a == "--top-k") {
         k = number(1, 1 << 20);
       } else if (a == "--batch-size") {
-        batch = number(1, 4096);
+        options.batch_size = number(1, 4096);
       } else if (a == "--precision") {
         options.precision = parse_precision(v);
       } else {
@@ -122,7 +123,6 @@ int classify_main(const std::vector<std::string>& args) {
       NpyArray x;
       x.shape = {static_cast<int64_t>(members.size()), 3, hw.first, hw.second};
       for (size_t i : members) x.f32.insert(x.f32.end(), inputs[i].chw.begin(), inputs[i].chw.end());
-      options.batch_size = batch;
       const ForwardResult r = host_forward(model, x, files[members[0]].c_str(), {}, options);
       for (size_t j = 0; j < members.size(); ++j) {
         logits[members[j]].assign(r.values[0].begin() + j * spec.num_classes,

@@ -7,21 +7,6 @@
 
 namespace mvit::cli {
 
-namespace {
-
-// One device allocation, freed at scope exit.
-struct DeviceArray {
-  float* p = nullptr;
-  explicit DeviceArray(size_t n) {
-    p = static_cast<float*>(device::allocate(std::max<size_t>(n, 1) * sizeof(float), "mvit"));
-  }
-  ~DeviceArray() { device::release(p); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-};
-
-}  // namespace
-
 const char* build_kind() {
 #ifdef MVIT_EMULATED
   return "emulated build: kernels executed on the CPU by emulator/";

@@ -8,8 +8,20 @@
 #include "mvit/mvit.h"
 #include "runtime/model.h"
 #include "runtime/npy.h"
+#include "runtime/engine/device.h"
 
 namespace mvit::cli {
+
+// n floats of device memory (at least one), freed at scope exit; `what` names it in errors.
+struct DeviceArray {
+  float* p = nullptr;
+  explicit DeviceArray(size_t n, const char* what = "mvit") {
+    p = static_cast<float*>(device::allocate((n > 0 ? n : 1) * sizeof(float), what));
+  }
+  ~DeviceArray() { device::release(p); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+};
 
 struct ForwardOptions {
   Precision precision = Precision::kFp32;
